@@ -1,0 +1,17 @@
+"""Deadpan's privacy filters: one protocol (:class:`Filter`), one registry, one module per filter."""
+
+from filters.base import BLENDSHAPE_INDEX, BLENDSHAPE_NAMES, Face, Filter
+from filters.registry import create_filter, filter_class, filter_names, register_filter
+
+# Importing a filter module registers it. Each helper adds its module here.
+
+__all__ = [
+    "BLENDSHAPE_INDEX",
+    "BLENDSHAPE_NAMES",
+    "Face",
+    "Filter",
+    "create_filter",
+    "filter_class",
+    "filter_names",
+    "register_filter",
+]
