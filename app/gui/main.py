@@ -1,0 +1,57 @@
+"""Start the desktop app: ``deadpan`` with no arguments (or ``python -m app.gui.main``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import app  # noqa: F401  (imports cv2 first and clears OpenCV's Qt plugin path before Qt starts)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="deadpan", description="Deadpan: a poker face for video calls.")
+    parser.add_argument("--source", help="camera index, /dev/videoN or a video file to use instead of the saved one")
+    parser.add_argument("--model", help="path to face_landmarker.task (default: downloaded once and cached)")
+    parser.add_argument("--settings", help="settings file to use (default: in your user config folder)")
+    parser.add_argument("--no-tray", action="store_true", help="do not show a tray icon")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from app.gui.icons import app_icon
+    from app.gui.main_window import MainWindow
+    from app.gui.model_download import ensure_model
+    from app.session import Session
+    from app.settings_store import SettingsStore
+
+    qt_app = QApplication.instance() or QApplication(sys.argv[:1])
+    qt_app.setApplicationName("Deadpan")
+    qt_app.setApplicationDisplayName("Deadpan")
+    qt_app.setDesktopFileName("deadpan")
+    qt_app.setWindowIcon(app_icon())
+
+    store = SettingsStore(args.settings)
+    settings = store.load()
+    if args.source:
+        settings.camera = args.source
+    model = ensure_model(None, args.model)
+    if model is None:
+        print("deadpan: no face model, nothing to do (run again to download it, or pass --model PATH)")
+        return 1
+    session = Session(settings, model_path=model)
+    window = MainWindow(session, store, tray=not args.no_tray)
+    if store.message:
+        window.show_message(store.message)
+    window.show()
+    QTimer.singleShot(0, window.start)
+    return qt_app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

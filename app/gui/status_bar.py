@@ -1,0 +1,57 @@
+"""Live numbers, small and out of the way: face status, fps, added latency, dropped frames, per-stage times."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
+
+STATE_TEXT = {
+    "starting": "Starting: sending an obscured frame until your face is found",
+    "face_found": "Face found",
+    "face_lost": "Face lost: sending obscured frame",
+    "error": "Problem: sending obscured frame",
+    "panic": "Panic: sending a fully obscured frame",
+    "no_source": "No camera",
+    "stopped": "Stopped",
+}
+
+
+def status_text(status) -> str:
+    """One line for a pipeline ``Status``: the state in words, the face count, and the engine's message."""
+    text = STATE_TEXT.get(status.state, status.state)
+    if status.state == "face_found" and status.faces != 1:
+        text = f"{status.faces} faces found"
+    message = (status.message or "").strip()
+    if message and message.lower() not in text.lower():
+        text = f"{text} — {message}"
+    return text
+
+
+class StatsStatusBar(QStatusBar):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.status_label = QLabel("Starting…")
+        self.status_label.setAccessibleName("Face status")
+        self.faces_label = QLabel()
+        self.faces_label.setAccessibleName("Face count")
+        self.faces_label.setToolTip("Faces tracked in the current frame")
+        self.stats_label = QLabel()
+        self.stats_label.setAccessibleName("Performance")
+        self.stats_label.setToolTip("Frames per second sent, latency added by Deadpan (median), frames dropped")
+        self.stages_label = QLabel()
+        self.stages_label.setAccessibleName("Stage times")
+        self.stages_label.setToolTip("Average time per frame spent in each stage")
+        self.addWidget(self.status_label, 1)
+        self.addPermanentWidget(self.faces_label)
+        self.addPermanentWidget(self.stats_label)
+        self.addPermanentWidget(self.stages_label)
+
+    def show_status(self, status) -> None:
+        self.status_label.setText(status_text(status))
+        self.faces_label.setText(f"Faces: {status.faces}")
+
+    def show_stats(self, stats) -> None:
+        self.stats_label.setText(
+            f"{stats.fps:.0f} fps · {stats.latency_p50_ms:.0f} ms (p95 {stats.latency_p95_ms:.0f}) · "
+            f"{stats.dropped} dropped"
+        )
+        self.stages_label.setText(" ".join(f"{name} {ms:.1f}" for name, ms in stats.stage_ms.items()) + " ms")

@@ -1,0 +1,104 @@
+import json
+import os
+
+import pytest
+
+from app.settings_store import AppSettings, SettingsStore, default_settings_path
+
+
+def test_missing_file_gives_defaults_without_message(tmp_path):
+    store = SettingsStore(tmp_path / "settings.json")
+    settings = store.load()
+    assert settings == AppSettings()
+    assert (settings.width, settings.height, settings.fps) == (1280, 720, 30)
+    assert store.message is None
+
+
+def test_round_trip_keeps_every_value(tmp_path):
+    store = SettingsStore(tmp_path / "sub" / "settings.json")
+    settings = AppSettings(
+        camera="/dev/video2",
+        width=640,
+        height=480,
+        fps=15,
+        filter_name="blur",
+        strengths={"blur": 0.25, "neutralise": 0.75},
+        regions=("mouth", "brows"),
+        keep_speech=True,
+        keep_blinks=False,
+        mirror=False,
+        split=0.3,
+        window_geometry="AdnQywADAAA=",
+        virtual_camera=True,
+    )
+    store.save(settings)
+    again = SettingsStore(store.path).load()
+    assert again == AppSettings(**{**settings.__dict__, "regions": ("brows", "mouth")})
+    assert again.strength_for("blur") == 0.25 and again.strength_for("pixelate") == 1.0
+
+
+def test_save_is_atomic_and_leaves_no_temp_files(tmp_path, monkeypatch):
+    store = SettingsStore(tmp_path / "settings.json")
+    store.save(AppSettings(filter_name="blur"))
+    before = store.path.read_text()
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        store.save(AppSettings(filter_name="pixelate"))
+    assert store.path.read_text() == before  # the old file is intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["settings.json"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"{not json", b"\xff\xfe\x00garbage", b"[1, 2, 3]", b""],
+    ids=["syntax", "binary", "not-an-object", "empty"],
+)
+def test_corrupt_file_is_set_aside_and_replaced_by_defaults(tmp_path, content):
+    path = tmp_path / "settings.json"
+    path.write_bytes(content)
+    store = SettingsStore(path)
+    settings = store.load()
+    assert settings == AppSettings()
+    assert store.message and "defaults" in store.message and "settings.json.bad" in store.message
+    assert (tmp_path / "settings.json.bad").read_bytes() == content
+    assert json.loads(path.read_text())["filter_name"] == AppSettings().filter_name  # a fresh valid file
+    assert SettingsStore(path).load() == AppSettings()
+
+
+def test_each_invalid_value_falls_back_alone_and_is_named(tmp_path):
+    path = tmp_path / "settings.json"
+    data = {
+        "camera": "",
+        "width": "wide",
+        "height": 480,
+        "fps": 31,
+        "filter_name": "blur",
+        "strengths": {"blur": 1.5},
+        "regions": ["mouth", "nose"],
+        "keep_speech": "yes",
+        "mirror": False,
+        "split": -0.1,
+        "window_geometry": 12,
+        "virtual_camera": 1,
+        "from_a_newer_version": True,
+    }
+    path.write_text(json.dumps(data))
+    store = SettingsStore(path)
+    settings = store.load()
+    defaults = AppSettings()
+    assert settings.height == 480 and settings.filter_name == "blur" and settings.mirror is False
+    for name in ("camera", "width", "fps", "strengths", "regions", "keep_speech", "split", "window_geometry"):
+        assert getattr(settings, name) == getattr(defaults, name), name
+        assert name in store.message
+    assert settings.virtual_camera is False  # 1 is not a boolean
+    assert "from_a_newer_version" not in store.message
+    assert not (tmp_path / "settings.json.bad").exists()  # partly valid files are not set aside
+
+
+def test_default_path_is_in_user_config_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert default_settings_path() == tmp_path / "deadpan" / "settings.json"
