@@ -1,0 +1,515 @@
+"""The live engine: source -> face tracker -> filter -> sinks, fail-closed, timed, observable.
+
+Threads: the source captures on its own thread and keeps only its newest frame (stale frames are dropped,
+never queued); one worker thread here reads that frame, tracks, filters and writes the sinks, so a slow
+stage delays only itself and never the capture. Settings changes are prepared on the caller's thread and
+swapped in between two frames, so every frame is processed with one consistent set of settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from app.events import EventEmitter
+from app.pipeline.failsafe import FaceGate, FailSafe, is_valid_output, obscure_frame
+from app.pipeline.settings import PipelineSettings
+from app.pipeline.stats import StatsCollector, StatsSnapshot
+from app.sinks.base import Sink
+from app.sources.base import CapturedFrame, Source
+from app.tracking import FaceTracker
+from filters import Face, Filter, create_filter
+
+log = logging.getLogger(__name__)
+
+STATES = ("starting", "face_found", "face_lost", "error", "panic", "no_source", "stopped")
+FALLBACK_WORDS = {"obscure": "sending obscured frame", "hold": "holding the last good frame", "card": "sending card"}
+
+
+@dataclass(frozen=True)
+class Status:
+    state: str
+    message: str
+    faces: int = 0
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """``source_image`` is the RAW frame: for a local "before" preview ONLY, never for output.
+    ``output`` is exactly what the sinks were handed."""
+
+    source_image: np.ndarray
+    output: np.ndarray
+    faces: tuple[Face, ...]
+    status: Status
+    timings_ms: dict[str, float]
+    captured_at: float
+    sent_at: float
+
+
+@dataclass
+class PipelineEvents:
+    frame: EventEmitter = field(default_factory=lambda: EventEmitter("frame"))
+    status: EventEmitter = field(default_factory=lambda: EventEmitter("status"))
+    stats: EventEmitter = field(default_factory=lambda: EventEmitter("stats"))
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text[:120]}" if text else type(exc).__name__
+
+
+def _default_model_path() -> Path:
+    try:
+        from app.model_store import resolve_model
+    except ImportError:  # pragma: no cover - before team IO's model store exists
+        env = os.environ.get("DEADPAN_MODEL")
+        if not env:
+            raise ValueError("no face model: pass model_path or set DEADPAN_MODEL") from None
+        return Path(env)
+    return resolve_model(None)
+
+
+class _SinkSlot:
+    """One output and its health: opened lazily at the first frame's size, retried with back-off on failure."""
+
+    FIRST_RETRY_S = 0.1
+    MAX_RETRY_S = 5.0
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+        self.size: tuple[int, int] | None = None  # (width, height) once started
+        self.failures = 0
+        self.retry_at = 0.0
+        self.error = ""
+
+    def write(self, frame: np.ndarray, fps: float, now: float) -> None:
+        if self.failures and now < self.retry_at:
+            return
+        try:
+            if self.size is None:
+                height, width = frame.shape[:2]
+                self.sink.start(width, height, fps)
+                self.size = (width, height)
+            if (frame.shape[1], frame.shape[0]) != self.size:  # a new source of another size: keep the sink's
+                frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
+            self.sink.write(frame)
+        except Exception as exc:
+            self.failures += 1
+            delay = min(self.MAX_RETRY_S, self.FIRST_RETRY_S * 2 ** (self.failures - 1))
+            self.retry_at = now + delay
+            self.error = f"output {self.sink.device} failed ({_describe(exc)}), retrying in {delay:.1f} s"
+            log.warning("%s", self.error)
+        else:
+            self.failures, self.error = 0, ""
+
+    def stop(self) -> None:
+        if self.size is not None:
+            self.size = None
+            try:
+                self.sink.stop()
+            except Exception as exc:
+                log.warning("output %s did not stop cleanly: %s", self.sink.device, _describe(exc))
+
+
+class Pipeline:
+    """Source -> tracker -> filter -> sinks; see the module docstring. ``fps``: the output rate used to open
+    sinks and to pace obscured repeats while the source stalls (default: the source's own fps, else 30)."""
+
+    def __init__(
+        self,
+        source: Source | None,
+        sinks: Sequence[Sink] = (),
+        settings: PipelineSettings | None = None,
+        *,
+        model_path: str | Path | None = None,
+        tracker: FaceTracker | None = None,
+        fps: float | None = None,
+        stall_after_s: float = 0.1,
+    ) -> None:
+        self.events = PipelineEvents()
+        self._settings = settings or PipelineSettings()
+        self._requested = self._settings  # the newest requested settings (may not be applied yet)
+        self._model_path = model_path
+        self._filter = self._build_filter(self._settings)
+        self._owns_tracker = tracker is None
+        self._tracker = tracker if tracker is not None else self._build_tracker(self._settings)
+        self._source = source
+        self._source_started = False
+        self._slots = [_SinkSlot(s) for s in sinks]
+        self._fps_requested = fps
+        self._stall_after_s = stall_after_s
+
+        self._update_lock = threading.Lock()  # serialises update() callers
+        self._lock = threading.Lock()  # guards the hand-over fields below and the sink list
+        self._pending: dict[str, Any] | None = None
+        self._pending_source: Source | None = None
+        self._panic_now = threading.Event()  # seen right before the sinks, so panic wins even mid-frame
+        if self._settings.panic:
+            self._panic_now.set()
+
+        self._gate = FaceGate(self._settings.reacquire_frames)
+        self._failsafe = FailSafe(self._settings.on_face_lost)
+        self._stats = StatsCollector()
+        self._status = Status("starting", "starting: sending obscured frames until a face is found")
+        self._thread: threading.Thread | None = None
+        self._stop_event = threading.Event()
+        self._last_output: np.ndarray | None = None
+        self._stall_cache: tuple[int, np.ndarray] | None = None
+        self._last_frame_at = 0.0
+        self._last_sent_at = 0.0
+        self._last_stats_at = 0.0
+
+    # ----------------------------------------------------------------- public API
+    @property
+    def settings(self) -> PipelineSettings:
+        return self._requested
+
+    @property
+    def filter(self) -> Filter:
+        return self._filter
+
+    @property
+    def status(self) -> Status:
+        return self._status
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def fps(self) -> float:
+        if self._fps_requested:
+            return float(self._fps_requested)
+        if self._source is not None:
+            try:
+                if self._source.info.fps and self._source.info.fps > 0:
+                    return float(self._source.info.fps)
+            except Exception:
+                pass
+        return 30.0
+
+    @property
+    def sink_errors(self) -> list[str]:
+        with self._lock:
+            return [slot.error for slot in self._slots if slot.error]
+
+    def stats(self) -> StatsSnapshot:
+        return self._stats.snapshot(time.monotonic(), self._source_dropped())
+
+    def start(self) -> Pipeline:
+        if self.running:
+            return self
+        if self._source is None:
+            raise ValueError("the pipeline has no source")
+        if self._tracker is None:
+            self._tracker = self._build_tracker(self._settings)
+        if not self._source_started:
+            self._source.start()
+            self._source_started = True
+        self._stop_event.clear()
+        self._thread = threading.Thread(target=self._run, name="deadpan-pipeline", daemon=True)
+        self._thread.start()
+        return self
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the worker ends (the input ended, or ``stop()``); True if it has ended."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return not self.running
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5.0)
+        self._thread = None
+        if self._source is not None and self._source_started:
+            self._stop_quietly(self._source)
+            self._source_started = False
+        with self._lock:
+            for slot in self._slots:
+                slot.stop()
+        if self._owns_tracker and self._tracker is not None:
+            self._tracker.close()
+            self._tracker = None
+        self._set_status(Status("stopped", "stopped"))
+
+    def __enter__(self) -> Pipeline:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def update(self, **changes: Any) -> None:
+        """Change settings while running (thread-safe). Validation errors raise ValueError. A new filter or
+        tracker is constructed here, off to the side; if that fails the old one stays, the rest of the change
+        applies and the status says what went wrong. Everything is swapped in between two frames."""
+        with self._update_lock:
+            current = self._requested
+            wanted = current.replace(**changes)
+            new_filter = new_tracker = None
+            if wanted.filter_changed(current):
+                try:
+                    new_filter = self._build_filter(wanted)
+                except Exception as exc:
+                    self._set_status(
+                        Status("error", f"could not switch to filter {wanted.filter_name} ({_describe(exc)})")
+                    )
+                    wanted = wanted.replace(filter_name=current.filter_name, filter_options=current.filter_options)
+            if wanted.tracker_changed(current):
+                try:
+                    new_tracker = self._build_tracker(wanted)
+                except Exception as exc:
+                    self._set_status(Status("error", f"could not change face tracking ({_describe(exc)})"))
+                    wanted = wanted.replace(max_faces=current.max_faces, smoothing=current.smoothing)
+            if wanted.panic:
+                self._panic_now.set()
+            else:
+                self._panic_now.clear()
+            with self._lock:
+                pending = self._pending or {}
+                if new_filter is not None:
+                    pending["filter"] = new_filter
+                if new_tracker is not None:
+                    if pending.get("tracker") is not None:
+                        pending["tracker"].close()
+                    pending["tracker"] = new_tracker
+                pending["settings"] = wanted
+                self._pending = pending
+                self._requested = wanted
+
+    def set_source(self, source: Source) -> None:
+        """Swap the source. The new one is started here (errors raise, the old one keeps running); output
+        stays obscured until a face is found in the new picture."""
+        if not self.running:
+            if self._source is not None and self._source_started:
+                self._stop_quietly(self._source)
+            self._source, self._source_started = source, False
+            self._reset_stream()
+            return
+        source.start()
+        with self._lock:
+            if self._pending_source is not None:
+                self._stop_quietly(self._pending_source)
+            self._pending_source = source
+
+    def add_sink(self, sink: Sink) -> None:
+        with self._lock:
+            self._slots.append(_SinkSlot(sink))
+
+    def remove_sink(self, sink: Sink) -> None:
+        with self._lock:
+            for slot in [s for s in self._slots if s.sink is sink]:
+                self._slots.remove(slot)
+                slot.stop()
+
+    def process_frame(
+        self, captured: CapturedFrame, *, timestamp_ms: int | None = None, read_wait_ms: float = 0.0
+    ) -> FrameResult:
+        """One synchronous step: track, filter (or fail closed), hand to the sinks, announce. Do not call it
+        while the pipeline's own thread runs. ``timestamp_ms`` for the tracker defaults to the capture time."""
+        started = time.perf_counter()
+        self._apply_pending()
+        settings = self._settings
+        raw = captured.image
+        timings = {"read_wait": read_wait_ms}
+        faces: tuple[Face, ...] = ()
+        if settings.panic:
+            self._gate.lose()
+            output, status = obscure_frame(raw), Status("panic", "panic: every frame obscured")
+        else:
+            output, faces, status = self._track_and_filter(captured, settings, timings, timestamp_ms)
+        if self._panic_now.is_set() and status.state != "panic":  # panic pressed while this frame was in flight
+            output, status = obscure_frame(raw), Status("panic", "panic: every frame obscured")
+        sent_at = self._deliver(output, timings)
+        self._last_frame_at = sent_at
+        timings["total"] = (time.perf_counter() - started) * 1000.0 + read_wait_ms
+        self._stats.record(sent_at, sent_at - captured.captured_at, timings)
+        self._set_status(status)
+        result = FrameResult(raw, output, faces, status, timings, captured.captured_at, sent_at)
+        self.events.frame.emit(result)
+        self._maybe_emit_stats(sent_at)
+        return result
+
+    # ----------------------------------------------------------------- one frame
+    def _track_and_filter(
+        self, captured: CapturedFrame, settings: PipelineSettings, timings: dict[str, float], timestamp_ms: int | None
+    ) -> tuple[np.ndarray, tuple[Face, ...], Status]:
+        raw = captured.image
+        fallback = FALLBACK_WORDS[settings.on_face_lost]
+        t = time.perf_counter()
+        try:
+            ts = int(captured.captured_at * 1000) if timestamp_ms is None else timestamp_ms
+            faces = tuple(self._tracker.track(raw, ts))
+        except Exception as exc:
+            timings["track"] = (time.perf_counter() - t) * 1000.0
+            self._gate.lose()
+            log.warning("face tracking failed: %s", _describe(exc))
+            return self._failsafe.replacement(raw), (), Status("error", f"face tracking failed: {fallback}")
+        timings["track"] = (time.perf_counter() - t) * 1000.0
+        if not self._gate.observe(bool(faces)):
+            if not self._gate.started:
+                return self._failsafe.replacement(raw), faces, Status("starting", f"looking for a face: {fallback}")
+            what = "face found again, confirming" if faces else "face lost"
+            return self._failsafe.replacement(raw), faces, Status("face_lost", f"{what}: {fallback}", len(faces))
+        t = time.perf_counter()
+        try:
+            # A copy: filters may draw into their input, and the raw frame must stay intact for the fallback.
+            filtered = self._filter.apply(raw.copy(), faces)
+            error = "" if is_valid_output(filtered, raw) else "returned a frame of the wrong shape or type"
+        except Exception as exc:
+            log.warning("filter %s failed: %s", settings.filter_name, _describe(exc))
+            filtered, error = None, "failed"
+        timings["filter"] = (time.perf_counter() - t) * 1000.0
+        if error:  # the face itself is still trusted: the next frame may filter again
+            message = f"filter {settings.filter_name} {error}: {fallback}"
+            return self._failsafe.replacement(raw), faces, Status("error", message, len(faces))
+        self._failsafe.remember(filtered)
+        noun = "face" if len(faces) == 1 else "faces"
+        return filtered, faces, Status("face_found", f"{len(faces)} {noun} covered", len(faces))
+
+    def _deliver(self, output: np.ndarray, timings: dict[str, float]) -> float:
+        sent_at = time.monotonic()
+        t = time.perf_counter()
+        self._write_sinks(output, sent_at)
+        timings["sink"] = (time.perf_counter() - t) * 1000.0
+        self._last_output = output
+        self._last_sent_at = sent_at
+        return sent_at
+
+    def _write_sinks(self, frame: np.ndarray, now: float) -> None:
+        fps = self.fps
+        with self._lock:
+            for slot in self._slots:
+                slot.write(frame, fps, now)
+
+    # ----------------------------------------------------------------- worker thread
+    def _run(self) -> None:
+        interval = 1.0 / self.fps
+        self._last_frame_at = time.monotonic()
+        while not self._stop_event.is_set():
+            self._swap_source()
+            source = self._source
+            t = time.monotonic()
+            try:
+                captured = source.read(timeout=interval)
+            except Exception as exc:
+                captured = None
+                self._set_status(Status("error", f"camera read failed ({_describe(exc)}): sending obscured frame"))
+                self._stop_event.wait(interval)
+            if captured is None:
+                if source.ended and self._pending_source is None:
+                    self._set_status(Status("stopped", "input ended"))
+                    break
+                self._keep_stream_alive(time.monotonic(), interval)
+                continue
+            try:
+                self.process_frame(captured, read_wait_ms=(time.monotonic() - t) * 1000.0)
+            except Exception:  # a bug, not a policy case: send nothing for this frame rather than risk the raw one
+                log.exception("frame processing failed")
+                self._stats.skipped += 1
+
+    def _keep_stream_alive(self, now: float, interval: float) -> None:
+        """The source stalled: repeat the last output, obscured, at the target rate so the call never freezes."""
+        if now - self._last_frame_at < self._stall_after_s or now - self._last_sent_at < interval:
+            return
+        if self._last_output is not None:
+            if self._stall_cache is None or self._stall_cache[0] != id(self._last_output):
+                self._stall_cache = (id(self._last_output), obscure_frame(self._last_output))
+            frame = self._stall_cache[1]
+            message = "no frames from the camera: sending the last frame obscured"
+        else:
+            info = self._source.info
+            frame = self._failsafe.card(info.height, info.width)
+            message = "waiting for the camera: sending card"
+        self._write_sinks(frame, now)
+        self._last_sent_at = now
+        self._stats.resent += 1
+        if self._status.state != "error":
+            self._set_status(Status("no_source", message))
+        self._maybe_emit_stats(now)
+
+    def _swap_source(self) -> None:
+        with self._lock:
+            new, self._pending_source = self._pending_source, None
+        if new is None:
+            return
+        old, self._source = self._source, new
+        if old is not None and self._source_started:
+            self._stop_quietly(old)
+        self._source_started = True
+        self._reset_stream()
+
+    # ----------------------------------------------------------------- helpers
+    def _reset_stream(self) -> None:
+        if self._tracker is not None:
+            self._tracker.reset()
+        self._filter.reset()
+        self._gate.reset()
+        self._failsafe.forget()
+        self._set_status(Status("starting", "new source: sending obscured frames until a face is found"))
+
+    def _apply_pending(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, None
+        if not pending:
+            return
+        settings: PipelineSettings = pending["settings"]
+        if pending.get("filter") is not None:
+            self._filter = pending["filter"]
+        self._filter.strength = settings.strength
+        if pending.get("tracker") is not None:
+            old, self._tracker = self._tracker, pending["tracker"]
+            self._owns_tracker = True
+            if old is not None:
+                old.close()
+            self._gate.lose()
+        if settings.panic and not self._settings.panic:
+            self._gate.lose()
+        self._gate.reacquire_frames = settings.reacquire_frames
+        self._failsafe.policy = settings.on_face_lost
+        self._settings = settings
+
+    def _build_filter(self, settings: PipelineSettings) -> Filter:
+        return create_filter(settings.filter_name, settings.strength, **settings.filter_options)
+
+    def _build_tracker(self, settings: PipelineSettings) -> FaceTracker:
+        if self._model_path is None:
+            self._model_path = _default_model_path()
+        return FaceTracker(self._model_path, max_faces=settings.max_faces, smoothing=settings.smoothing)
+
+    def _set_status(self, status: Status) -> None:
+        errors = self.sink_errors
+        if errors and status.state != "stopped":
+            status = Status(status.state, f"{status.message}; {errors[0]}", status.faces)
+        if status != self._status:
+            self._status = status
+            self.events.status.emit(status)
+
+    def _maybe_emit_stats(self, now: float) -> None:
+        if now - self._last_stats_at >= 1.0:
+            self._last_stats_at = now
+            if len(self.events.stats):
+                self.events.stats.emit(self._stats.snapshot(now, self._source_dropped()))
+
+    def _source_dropped(self) -> int:
+        try:
+            return int(self._source.dropped) if self._source is not None else 0
+        except Exception:
+            return 0
+
+    @staticmethod
+    def _stop_quietly(source: Source) -> None:
+        try:
+            source.stop()
+        except Exception as exc:
+            log.warning("source did not stop cleanly: %s", _describe(exc))
