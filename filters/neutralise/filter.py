@@ -1,0 +1,188 @@
+"""``neutralise``: the person's own neutral face, in their current head pose and lighting, in real time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from filters.base import Face, Filter
+from filters.neutralise.fallback import blur_face
+from filters.neutralise.geometry import compute_targets, jaw_participation, smoothstep
+from filters.neutralise.mesh import TRIANGLES
+from filters.neutralise.reference import AutoReference, Calibration, NeutralReference
+from filters.neutralise.regions import REGIONS, landmark_weights
+from filters.neutralise.warp import warp_region
+from filters.registry import register_filter
+
+FALLOFF = 0.25  # eye distances: how far a region's pull reaches into the rest of the face (Gaussian sigma)
+TURN_LIMIT = (25.0, 35.0)  # degrees: from here the face blends to blur (mesh and reference less trustworthy)
+RESIDUAL_LIMIT = (0.05, 0.10)  # eye distances of skull misfit over which the face blends to blur
+REFERENCE_EASE = 0.2  # per frame: how fast a changing auto reference is followed (no pops)
+
+
+class _FaceState:
+    def __init__(self) -> None:
+        self.auto = AutoReference()
+        self.smoothed: np.ndarray | None = None
+        self.shape_cache: tuple[object, np.ndarray, np.ndarray] | None = None
+
+
+@register_filter
+class NeutraliseFilter(Filter):
+    """Pulls brows, eyelids and mouth towards the person's neutral reference with one piecewise-affine warp.
+
+    ``reference``: ``"auto"`` (running estimate per face), a :class:`NeutralReference`, or a path to a saved one
+    (used for face 0; other faces use auto). ``regions``/``region_strength``: which parts move and how much.
+    ``keep_speech``: the jaw opening stays; ``keep_blinks``: blinks stay."""
+
+    name = "neutralise"
+    description = "Expression neutraliser: your own neutral face in your current pose"
+
+    def __init__(
+        self,
+        strength: float = 1.0,
+        regions: Iterable[str] = REGIONS,
+        region_strength: Mapping[str, float] | None = None,
+        keep_speech: bool = False,
+        keep_blinks: bool = True,
+        reference: str | Path | NeutralReference = "auto",
+        texture: bool = True,
+    ) -> None:
+        super().__init__(strength)
+        regions = tuple(regions)
+        unknown = set(regions) - set(REGIONS) | set(region_strength or {}) - set(REGIONS)
+        if unknown:
+            raise ValueError(f"unknown region(s) {', '.join(sorted(unknown))}; choose from {', '.join(REGIONS)}")
+        self.gains = {r: (float((region_strength or {}).get(r, 1.0)) if r in regions else 0.0) for r in REGIONS}
+        if any(not 0.0 <= g <= 1.0 for g in self.gains.values()):
+            raise ValueError("region strengths must be between 0 and 1")
+        self.keep_speech = bool(keep_speech)
+        self.keep_blinks = bool(keep_blinks)
+        self.texture = bool(texture)
+        self._states: dict[int, _FaceState] = {}
+        self._explicit: dict[int, NeutralReference] = {}
+        self._source = "auto"
+        self._calibrations: dict[int, Calibration] = {}
+        self._calibration_seconds: float | None = None
+        self._calibration_started = 0.0
+        self.calibration_message = ""
+        if isinstance(reference, NeutralReference):
+            self._explicit[0] = reference
+            self._source = "file"
+        elif str(reference) != "auto":
+            self._explicit[0] = NeutralReference.load(reference)
+            self._source = "file"
+
+    # --- the GUI's calibration API -------------------------------------------------------------------------
+    def start_calibration(self, seconds: float = 3.0) -> None:
+        if seconds <= 0:
+            raise ValueError("calibration needs a positive duration")
+        self._calibration_seconds = float(seconds)
+        self._calibration_started = time.monotonic()
+        self._calibrations = {}
+        self.calibration_message = ""
+
+    @property
+    def calibration_progress(self) -> float | None:
+        if self._calibration_seconds is None:
+            return None
+        return min(1.0, (time.monotonic() - self._calibration_started) / self._calibration_seconds)
+
+    def clear_reference(self) -> None:
+        self._explicit.clear()
+        self._source = "auto"
+
+    @property
+    def reference_source(self) -> str:
+        return self._source
+
+    def reference(self, face_id: int = 0) -> NeutralReference | None:
+        """The reference in use for a face (explicit, else the auto estimate; None before the face was seen)."""
+        if face_id in self._explicit:
+            return self._explicit[face_id]
+        state = self._states.get(face_id)
+        return state.auto.reference if state is not None else None
+
+    def reference_image(self, face_id: int = 0) -> np.ndarray | None:
+        """The small neutral mouth crop the reference holds (BGR), for showing the user what was captured."""
+        ref = self.reference(face_id)
+        return None if ref is None or ref.mouth_image is None else ref.mouth_image.copy()
+
+    def reset(self) -> None:
+        self._states.clear()
+        self._calibrations.clear()
+        self._calibration_seconds = None
+
+    # --- the filter ----------------------------------------------------------------------------------------
+    def apply(self, frame: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
+        self._step_calibration(frame, faces)
+        for face in faces:
+            state = self._states.setdefault(face.face_id, _FaceState())
+            auto_ref = state.auto.update(frame, face)  # always learns, so clearing a reference falls back softly
+            if self.strength <= 0.0:
+                continue
+            reference = self._explicit.get(face.face_id, auto_ref)
+            self._neutralise(frame, face, state, reference)
+        return frame
+
+    def _neutralise(self, frame: np.ndarray, face: Face, state: _FaceState, reference: NeutralReference) -> None:
+        target_shape = reference.landmarks
+        if state.smoothed is None or state.smoothed.shape != target_shape.shape:
+            state.smoothed = target_shape.copy()
+        else:
+            state.smoothed += REFERENCE_EASE * (target_shape - state.smoothed)
+        # Weights depend on the face's proportions, not on its expression: computed once per reference source.
+        key = (id(self._explicit.get(face.face_id)), tuple(self.gains.values()))
+        if state.shape_cache is None or state.shape_cache[0] != key:
+            weights = landmark_weights(target_shape, self.gains, FALLOFF)
+            state.shape_cache = (key, weights, jaw_participation(target_shape))
+        _, weights, jaw_share = state.shape_cache
+        targets = compute_targets(
+            face,
+            state.smoothed,
+            weights,
+            jaw_share,
+            strength=self.strength,
+            keep_speech=self.keep_speech,
+            keep_blinks=self.keep_blinks,
+        )
+        warped = warp_region(frame, targets.current, targets.target, TRIANGLES, step=_grid_step(face))
+        if warped is not None:
+            patch, (x0, y0, x1, y1) = warped
+            frame[y0:y1, x0:x1] = patch
+        distrust = max(
+            float(smoothstep(*TURN_LIMIT, targets.turn_degrees)),
+            float(smoothstep(*RESIDUAL_LIMIT, targets.fit_residual)),
+        )
+        blur_face(frame, face, distrust * self.strength)
+
+    def _step_calibration(self, frame: np.ndarray, faces: Sequence[Face]) -> None:
+        if self._calibration_seconds is None:
+            return
+        for face in faces:
+            calibration = self._calibrations.setdefault(
+                face.face_id, Calibration(self._calibration_seconds, self._calibration_started)
+            )
+            calibration.add(frame, face)
+        if (self.calibration_progress or 0.0) < 1.0:
+            return
+        results = {fid: c.result() for fid, c in self._calibrations.items()}
+        done = {fid: ref for fid, ref in results.items() if ref is not None}
+        if done:
+            self._explicit.update(done)
+            self._source = "calibrated"
+            self.calibration_message = f"calibrated {len(done)} face(s)"
+        else:
+            self.calibration_message = "calibration failed: keep a relaxed face in view and try again"
+        self._calibrations = {}
+        self._calibration_seconds = None
+
+
+def _grid_step(face: Face) -> int:
+    """Coarse-map spacing: about 1/40 of the face width (a lip is ~1/10 of it), so the cost hardly depends on
+    resolution."""
+    width = float(np.ptp(face.points[:, 0]))
+    return int(np.clip(round(width / 40.0), 2, 12))

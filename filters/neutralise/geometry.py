@@ -1,0 +1,92 @@
+"""Target landmark positions: the current face pulled towards the reference, in the current head pose.
+
+Everything is decided in the pose-free frame (y down, one unit = the outer eye corners' distance), so "vertical
+mouth opening" or "eyelid" means the same at any head pose, then mapped back to pixels with the inverse pose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from filters.base import BLENDSHAPE_INDEX, Face
+from filters.neutralise.alignment import fit_similarity
+from filters.neutralise.mesh import anchors
+from filters.neutralise.regions import (
+    EYELIDS,
+    IRISES,
+    LIPS,
+    LOWER_LIP,
+    LOWER_LIP_INNER_MID,
+    MOUTH_CORNERS,
+    STABLE,
+    UPPER_LIP_INNER_MID,
+)
+
+_BLINK = (BLENDSHAPE_INDEX["eyeBlinkRight"], BLENDSHAPE_INDEX["eyeBlinkLeft"])  # subject's right = image left
+_RIGHT_EYELIDS, _LEFT_EYELIDS = EYELIDS[:14], EYELIDS[14:]
+
+
+def smoothstep(lo: float, hi: float, x: float | np.ndarray) -> float | np.ndarray:
+    t = np.clip((np.asarray(x, np.float64) - lo) / (hi - lo), 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def jaw_participation(reference: np.ndarray) -> np.ndarray:
+    """(478,) how much each landmark follows the jaw when the mouth opens: lower lip and chin fully, the mouth
+    corners half, the upper lip not at all; other points by their height relative to the mouth line."""
+    mouth_y = reference[MOUTH_CORNERS, 1].mean()
+    share = np.clip(0.5 + (reference[:, 1] - mouth_y) / 0.25, 0.0, 1.0).astype(np.float32)
+    share[LIPS] = 0.0
+    share[LOWER_LIP] = 1.0
+    share[MOUTH_CORNERS] = 0.5
+    share[IRISES] = 0.0
+    return share
+
+
+@dataclass(frozen=True)
+class Targets:
+    current: np.ndarray  # (478 + anchors, 2) pixels: where the points are
+    target: np.ndarray  # (478 + anchors, 2) pixels: where they should go
+    turn_degrees: float  # head turn away from the camera (0 = frontal)
+    fit_residual: float  # RMS misfit of the skull points, eye distances
+
+
+def compute_targets(
+    face: Face,
+    reference: np.ndarray,
+    weights: np.ndarray,
+    jaw_share: np.ndarray,
+    *,
+    strength: float,
+    keep_speech: bool,
+    keep_blinks: bool,
+) -> Targets:
+    """``reference``: pose-free (478, 3); ``weights``: per-landmark pull (regions and falloff); ``jaw_share``:
+    :func:`jaw_participation` of the reference."""
+    current = face.landmarks.astype(np.float32)
+    to_ref = fit_similarity(current[STABLE], reference[STABLE])
+    pose_free = to_ref.apply(current)
+    residual = float(np.sqrt(((pose_free[STABLE] - reference[STABLE]) ** 2).sum(axis=1).mean()))
+    # The face normal's angle to the camera axis: row 2 of the frontalising rotation is the face's z in camera.
+    turn = float(np.degrees(np.arccos(np.clip(abs(to_ref.rotation[2, 2]), 0.0, 1.0))))
+
+    desired = reference.copy()
+    desired[IRISES] = pose_free[IRISES]  # gaze is not expression
+    pull = weights.astype(np.float32).copy()
+    if keep_blinks:
+        # A blink (score well above a squint's) keeps its eyelids; squinting and widening are still removed.
+        for lids, index in ((_RIGHT_EYELIDS, _BLINK[0]), (_LEFT_EYELIDS, _BLINK[1])):
+            pull[lids] *= 1.0 - float(smoothstep(0.35, 0.6, face.blendshapes[index]))
+    if keep_speech:
+        # Keep how far the jaw has dropped (the inner lip gap beyond the neutral one), nothing else of the mouth.
+        gap_now = pose_free[LOWER_LIP_INNER_MID, 1] - pose_free[UPPER_LIP_INNER_MID, 1]
+        gap_ref = reference[LOWER_LIP_INNER_MID, 1] - reference[UPPER_LIP_INNER_MID, 1]
+        desired[:, 1] += max(0.0, float(gap_now - gap_ref)) * jaw_share
+    moved = pose_free + (strength * pull)[:, None] * (desired - pose_free)
+    back = to_ref.inverse()
+    ring = anchors(reference)
+    target_px = np.vstack([back.apply(moved)[:, :2], back.apply(ring)[:, :2]])
+    current_px = np.vstack([current[:, :2], target_px[len(current) :]])
+    return Targets(current_px, target_px, turn, residual)

@@ -1,0 +1,69 @@
+"""Fixed warp topology: MediaPipe's face mesh triangles, the eye and mouth openings filled, and a ring of
+anchors outside the face outline joined to it, so the warp covers the face and fades to nothing at the ring."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from filters.base import NUM_LANDMARKS
+from filters.neutralise.regions import FACE_OVAL, TESSELATION_EDGES
+
+# Opening contours, each as (upper, lower) lists running between the same two corners.
+_OPENINGS = (
+    ([78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308], [78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308]),
+    ([33, 246, 161, 160, 159, 158, 157, 173, 133], [33, 7, 163, 144, 145, 153, 154, 155, 133]),
+    ([263, 466, 388, 387, 386, 385, 384, 398, 362], [263, 249, 390, 373, 374, 380, 381, 382, 362]),
+)
+ANCHOR_SCALE = 1.5  # the anchor ring sits this many times the outline's distance from the face centre
+NUM_ANCHORS = len(FACE_OVAL)
+
+
+def _mesh_triangles() -> list[tuple[int, int, int]]:
+    edges = {tuple(sorted(e)) for e in TESSELATION_EDGES.tolist()}
+    neighbours: dict[int, set[int]] = defaultdict(set)
+    for a, b in edges:
+        neighbours[a].add(b)
+        neighbours[b].add(a)
+    cliques = {tuple(sorted((a, b, c))) for a, b in edges for c in neighbours[a] & neighbours[b]}
+    # A 3-clique is a mesh face unless it is a "separating" triangle, whose three edges then each border three
+    # triangles (the mesh has two: around the nostrils).
+    uses: dict[tuple[int, int], int] = defaultdict(int)
+    for a, b, c in cliques:
+        for e in ((a, b), (b, c), (a, c)):
+            uses[e] += 1
+    return sorted(t for t in cliques if not all(uses[e] > 2 for e in ((t[0], t[1]), (t[1], t[2]), (t[0], t[2]))))
+
+
+def _strip(upper: list[int], lower: list[int]) -> list[tuple[int, int, int]]:
+    triangles = []
+    for k in range(len(upper) - 1):
+        for tri in ((upper[k], upper[k + 1], lower[k]), (upper[k + 1], lower[k + 1], lower[k])):
+            if len(set(tri)) == 3:
+                triangles.append(tri)
+    return triangles
+
+
+def _anchor_triangles() -> list[tuple[int, int, int]]:
+    triangles = []
+    for k in range(NUM_ANCHORS):
+        a, b = int(FACE_OVAL[k]), int(FACE_OVAL[(k + 1) % NUM_ANCHORS])
+        ra, rb = NUM_LANDMARKS + k, NUM_LANDMARKS + (k + 1) % NUM_ANCHORS
+        triangles += [(a, b, ra), (b, rb, ra)]
+    return triangles
+
+
+TRIANGLES = np.array(
+    _mesh_triangles() + [t for up, low in _OPENINGS for t in _strip(up, low)] + _anchor_triangles(), dtype=np.intp
+)
+
+
+def anchors(points: np.ndarray) -> np.ndarray:
+    """(NUM_ANCHORS, D) ring positions for a face's (478, D) points: the outline pushed out from its centre."""
+    outline = points[FACE_OVAL]
+    centre = outline.mean(axis=0)
+    ring = centre + ANCHOR_SCALE * (outline - centre)
+    if points.shape[1] == 3:
+        ring[:, 2] = outline[:, 2]
+    return ring

@@ -1,0 +1,196 @@
+"""The person's neutral face: pose-free landmarks plus the small mouth texture the texture step needs.
+
+Three ways to get one, all giving a :class:`NeutralReference`: :func:`reference_from_image` (one neutral frame),
+:class:`Calibration` (a few seconds of relaxed face, robust median) and :class:`AutoReference` (a running estimate
+from the least expressive frames seen so far). Saving is explicit (:meth:`NeutralReference.save`), atomic, and
+stores only landmarks and a mouth crop, never a full frame.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from filters.base import BLENDSHAPE_INDEX, BLENDSHAPE_NAMES, NUM_LANDMARKS, Face
+from filters.neutralise.alignment import frontal_frame, to_pose_free
+from filters.neutralise.regions import LIPS
+
+FORMAT_VERSION = 1
+MOUTH_CROP_WIDTH = 128  # pixels: enough for a mouth at 720p, small enough to hold nothing else of the face
+
+# Blendshapes that read as expression (blinks and gaze are not expression; the lab measures the same set).
+EXPRESSION_INDEX = np.array(
+    [i for i, n in enumerate(BLENDSHAPE_NAMES) if n != "_neutral" and not n.startswith(("eyeBlink", "eyeLook"))],
+    dtype=np.intp,
+)
+
+
+def expressiveness(blendshapes: np.ndarray) -> float:
+    """How far a frame is from a relaxed face, by the tracker's own scores (sum of expression blendshapes)."""
+    return float(np.asarray(blendshapes, np.float32)[EXPRESSION_INDEX].sum())
+
+
+@dataclass(frozen=True)
+class NeutralReference:
+    """``landmarks``: (478, 3) float32 in the pose-free frame (see :mod:`alignment`).
+    ``mouth_image``: small BGR crop around the neutral mouth (or None: geometry only);
+    ``mouth_points``: (478, 2) float32 landmark positions in that crop's pixels."""
+
+    landmarks: np.ndarray
+    mouth_image: np.ndarray | None = None
+    mouth_points: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if np.shape(self.landmarks) != (NUM_LANDMARKS, 3) or not np.isfinite(self.landmarks).all():
+            raise ValueError("a neutral reference needs 478 finite 3-D landmarks")
+
+    def save(self, path: str | Path) -> None:
+        """Write atomically (temporary file + rename) as .npz; only landmarks and the mouth crop."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {"version": np.array(FORMAT_VERSION), "landmarks": self.landmarks.astype(np.float32)}
+        if self.mouth_image is not None and self.mouth_points is not None:
+            arrays["mouth_image"] = self.mouth_image
+            arrays["mouth_points"] = self.mouth_points.astype(np.float32)
+        fd, tmp = tempfile.mkstemp(prefix=".neutral-", suffix=".npz", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                np.savez_compressed(handle, **arrays)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: str | Path) -> NeutralReference:
+        """Read a saved reference; ValueError with a one-line reason if the file is not one."""
+        try:
+            with np.load(Path(path), allow_pickle=False) as data:
+                if int(data["version"]) != FORMAT_VERSION:
+                    raise ValueError(f"{path}: unsupported neutral reference version {int(data['version'])}")
+                image = data.get("mouth_image")
+                points = data.get("mouth_points")
+                return cls(data["landmarks"].astype(np.float32), image, points)
+        except (OSError, KeyError, ValueError, EOFError) as exc:
+            raise ValueError(f"{path} is not a readable neutral reference ({exc})") from None
+
+
+def mouth_crop(frame: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(BGR crop around the lips with a margin, all landmarks in crop pixels), scaled to at most
+    ``MOUTH_CROP_WIDTH`` wide; None if the mouth is outside the frame."""
+    lips = landmarks[LIPS, :2]
+    lo, hi = lips.min(axis=0), lips.max(axis=0)
+    margin = 0.45 * (hi - lo)[0]
+    x0, y0 = np.floor(lo - margin).astype(int)
+    x1, y1 = np.ceil(hi + margin).astype(int)
+    height, width = frame.shape[:2]
+    if x0 < 0 or y0 < 0 or x1 > width or y1 > height or x1 - x0 < 8 or y1 - y0 < 8:
+        return None
+    scale = min(1.0, MOUTH_CROP_WIDTH / (x1 - x0))
+    crop = frame[y0:y1, x0:x1]
+    if scale < 1.0:
+        crop = cv2.resize(crop, (round((x1 - x0) * scale), round((y1 - y0) * scale)), interpolation=cv2.INTER_AREA)
+    points = (landmarks[:, :2] - np.array([x0, y0], np.float32)) * scale
+    return np.ascontiguousarray(crop), points.astype(np.float32)
+
+
+def reference_from_image(frame_bgr: np.ndarray, face: Face) -> NeutralReference:
+    """A reference from one frame of the person's neutral face (the face as tracked in that frame)."""
+    pose_free = frontal_frame(face.landmarks).apply(face.landmarks)
+    crop = mouth_crop(frame_bgr, face.landmarks)
+    return NeutralReference(pose_free, *(crop if crop is not None else (None, None)))
+
+
+class AutoReference:
+    """Running neutral estimate for one face: the landmark-wise median of the least expressive frames seen so far
+    (pose removed), so it is usable from the first frame and improves as calmer frames arrive."""
+
+    KEEP = 9  # frames in the median: robust to a few odd ones, quick to settle
+    MARGIN = 0.25  # a frame joins only if within this much expressiveness of the calmest frame seen
+    MAX_FIT_RESIDUAL = 0.04  # eye distances: frames whose skull fit is worse (extreme pose, bad track) are ignored
+
+    def __init__(self) -> None:
+        self.template: np.ndarray | None = None
+        self._pool: list[tuple[float, np.ndarray]] = []
+        self._mouth: tuple[float, np.ndarray, np.ndarray] | None = None
+        self.reference: NeutralReference | None = None
+        self.frames_seen = 0
+
+    def update(self, frame: np.ndarray, face: Face) -> NeutralReference:
+        self.frames_seen += 1
+        score = expressiveness(face.blendshapes)
+        if self.template is None:
+            self.template = frontal_frame(face.landmarks).apply(face.landmarks)
+        pose_free, _, residual = to_pose_free(face.landmarks, self.template)
+        best = min((s for s, _ in self._pool), default=np.inf)
+        changed = False
+        if residual <= self.MAX_FIT_RESIDUAL and score <= best + self.MARGIN:
+            self._pool.append((score, pose_free))
+            self._pool.sort(key=lambda item: item[0])
+            floor = self._pool[0][0] + self.MARGIN
+            self._pool = [item for item in self._pool[: self.KEEP] if item[0] <= floor]
+            changed = True
+            if self._mouth is None or score < self._mouth[0]:
+                crop = mouth_crop(frame, face.landmarks)
+                if crop is not None:
+                    self._mouth = (score, *crop)
+        if self.reference is None or changed:
+            shapes = np.stack([shape for _, shape in self._pool]) if self._pool else pose_free[None]
+            median = np.median(shapes, axis=0).astype(np.float32)
+            mouth = self._mouth[1:] if self._mouth is not None else (None, None)
+            self.reference = NeutralReference(median, *mouth)
+        return self.reference
+
+    @property
+    def calmest(self) -> float:
+        """Expressiveness of the calmest frame used (inf before any)."""
+        return self._pool[0][0] if self._pool else float("inf")
+
+
+class Calibration:
+    """Collects relaxed frames for a fixed time; frames with a strong expression are rejected."""
+
+    MAX_BLENDSHAPE = 0.35  # any single expression score above this: not a relaxed frame
+    MIN_FRAMES = 5
+
+    def __init__(self, seconds: float, started_at: float) -> None:
+        if seconds <= 0:
+            raise ValueError("calibration needs a positive duration")
+        self.seconds = seconds
+        self.started_at = started_at
+        self._template: np.ndarray | None = None
+        self._shapes: list[np.ndarray] = []
+        self._mouth: tuple[float, np.ndarray, np.ndarray] | None = None
+
+    def progress(self, now: float) -> float:
+        return min(1.0, max(0.0, (now - self.started_at) / self.seconds))
+
+    def add(self, frame: np.ndarray, face: Face) -> None:
+        if face.blendshapes[EXPRESSION_INDEX].max(initial=0.0) > self.MAX_BLENDSHAPE:
+            return
+        if face.blendshapes[BLENDSHAPE_INDEX["eyeBlinkLeft"]] > 0.5:
+            return  # a blink mid-calibration would teach the reference half-closed eyes
+        if self._template is None:
+            self._template = frontal_frame(face.landmarks).apply(face.landmarks)
+        pose_free, _, residual = to_pose_free(face.landmarks, self._template)
+        if residual > AutoReference.MAX_FIT_RESIDUAL:
+            return
+        self._shapes.append(pose_free)
+        score = expressiveness(face.blendshapes)
+        if self._mouth is None or score < self._mouth[0]:
+            crop = mouth_crop(frame, face.landmarks)
+            if crop is not None:
+                self._mouth = (score, *crop)
+
+    def result(self) -> NeutralReference | None:
+        """The calibrated reference, or None when too few relaxed frames were seen."""
+        if len(self._shapes) < self.MIN_FRAMES:
+            return None
+        median = np.median(np.stack(self._shapes), axis=0).astype(np.float32)
+        mouth = self._mouth[1:] if self._mouth is not None else (None, None)
+        return NeutralReference(median, *mouth)

@@ -1,0 +1,185 @@
+"""Benchmark and evaluation of the ``neutralise`` filter on the shared clips.
+
+For each clip: the real VIDEO-mode tracker feeds the filter (auto reference, as a user would start it) at each
+strength; the outputs are re-measured by a fresh IMAGE-mode Face Landmarker (``app.lab.metrics``) and judged by
+the FER classifier. Prints leakage per clip and strength, face-found share, keep-speech numbers, the judge's
+confusion tables, and the cost per frame at 1280x720; saves image strips of hard frames under bench-out/.
+
+    .venv/bin/python scripts/eval_neutralise.py [--step 1] [--clips d0,d10] [--no-cost]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app.lab.judge import ExpressionJudge, confusion_table, format_confusion, top_labels  # noqa: E402
+from app.lab.metrics import (  # noqa: E402
+    FAMILIES,
+    affect_residual,
+    face_found,
+    family_leakage,
+    leakage_ratio,
+    measure_faces,
+    neutral_blendshapes,
+    speech_kept,
+)
+from app.tracking import FaceTracker  # noqa: E402
+from filters import BLENDSHAPE_INDEX, create_filter  # noqa: E402
+
+SHARED = ROOT.parent / "shared"
+MODEL = SHARED / "models" / "face_landmarker.task"
+MEDIA = SHARED / "media"
+JUDGE = SHARED / "judge" / "fer2013_mini_XCEPTION.102-0.66.onnx"
+OUT = ROOT / "bench-out" / "neutralise"
+STRENGTHS = (0.0, 0.25, 0.5, 0.75, 1.0)
+LABELS = ExpressionJudge.LABELS
+
+
+def track(path: Path):
+    cap = cv2.VideoCapture(str(path))
+    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    frames, faces = [], []
+    with FaceTracker(MODEL) as tracker:
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            faces.append(tracker.track(frame, int(len(frames) * 1000 / fps)))
+            frames.append(frame)
+    cap.release()
+    return frames, faces
+
+
+def run_filter(frames, faces, **options):
+    filt = create_filter("neutralise", **options)
+    return [filt.apply(frame.copy(), found) for frame, found in zip(frames, faces)], filt
+
+
+def strip(frames_in, outputs_half, outputs_full, indices, reference_image) -> np.ndarray:
+    rows = []
+    for i in indices:
+        cells = [frames_in[i], outputs_half[i], outputs_full[i]]
+        h = 256
+        cells = [cv2.resize(c, (round(c.shape[1] * h / c.shape[0]), h)) for c in cells]
+        ref = np.zeros((h, 160, 3), np.uint8)
+        if reference_image is not None:
+            r = cv2.resize(reference_image, (160, round(reference_image.shape[0] * 160 / reference_image.shape[1])))
+            ref[: min(h, r.shape[0])] = r[:h]
+        row = np.hstack([*cells, ref])
+        cv2.putText(row, f"#{i} in | 0.5 | 1.0 | ref mouth", (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 255, 255), 1)
+        rows.append(row)
+    return np.vstack(rows)
+
+
+def evaluate_clip(path: Path, step: int, judge: ExpressionJudge) -> dict:
+    frames, faces = track(path)
+    picked = list(range(0, len(frames), step))
+    bs_in, faces_in = measure_faces([frames[i] for i in picked], MODEL)
+    neutral = neutral_blendshapes(bs_in)
+    residual_in = affect_residual(bs_in, neutral)
+    result = {"clip": path.name, "frames": len(picked)}
+    outputs = {}
+    for strength in STRENGTHS:
+        out, filt = run_filter(frames, faces, strength=strength)
+        outputs[strength] = out
+        if strength == 0.0:
+            result["identity"] = all(np.array_equal(a, b) for a, b in zip(frames, out))
+        bs_out, faces_out = measure_faces([out[i] for i in picked], MODEL)
+        result[strength] = {
+            "leak": leakage_ratio(bs_in, bs_out, neutral),
+            "found": float(face_found(bs_out).mean()),
+            "families": family_leakage(bs_in, bs_out, neutral),
+        }
+        if strength == 1.0:
+            labels_in = top_labels(judge.classify_batch([frames[i] for i in picked], faces_in))
+            labels_out = top_labels(judge.classify_batch([out[i] for i in picked], faces_out))
+            result["confusion"] = confusion_table(labels_in, labels_out)
+            result["reference_image"] = filt.reference_image(0)
+    # Keep speech (on every clip; the target is on the talking clip).
+    out, _ = run_filter(frames, faces, strength=1.0, keep_speech=True)
+    bs_out = measure_faces([out[i] for i in picked], MODEL)[0]
+    fam = family_leakage(bs_in, bs_out, neutral)
+    result["speech"] = {"jaw_corr": speech_kept(bs_in, bs_out, neutral), "families": fam}
+    # Strip: the most expressive input frames, spread over the clip.
+    order = np.argsort(np.nan_to_num(residual_in, nan=-1))[::-1]
+    hard = sorted({picked[i] for i in order[:12:3]})
+    OUT.mkdir(parents=True, exist_ok=True)
+    sheet = strip(frames, outputs[0.5], outputs[1.0], hard, result["reference_image"])
+    cv2.imwrite(str(OUT / f"{path.stem}_strip.jpg"), sheet, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    speech_sheet = strip(frames, outputs[1.0], out, hard, result["reference_image"])
+    cv2.imwrite(str(OUT / f"{path.stem}_speech_strip.jpg"), speech_sheet, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return result
+
+
+def measure_cost(repeats: int = 3) -> tuple[float, float]:
+    """Median and p95 ms per frame of the filter alone on a clip upscaled to 1280x720 (face ~ 60% of height)."""
+    frames = []
+    cap = cv2.VideoCapture(str(MEDIA / "liveportrait_d6.mp4"))
+    while len(frames) < 240:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        big = cv2.resize(frame, (720, 720))
+        frames.append(cv2.copyMakeBorder(big, 0, 0, 280, 280, cv2.BORDER_REPLICATE))
+    cap.release()
+    with FaceTracker(MODEL) as tracker:
+        faces = [tracker.track(f, i * 33) for i, f in enumerate(frames)]
+    times = []
+    for _ in range(repeats):
+        filt = create_filter("neutralise", strength=1.0)
+        for frame, found in zip(frames, faces):
+            work = frame.copy()
+            start = time.perf_counter()
+            filt.apply(work, found)
+            times.append((time.perf_counter() - start) * 1000.0)
+    return float(np.median(times)), float(np.percentile(times, 95))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--step", type=int, default=1, help="measure every Nth frame (the filter sees them all)")
+    parser.add_argument("--clips", default="", help="comma-separated name parts, e.g. d0,d10 (default: all)")
+    parser.add_argument("--no-cost", action="store_true")
+    args = parser.parse_args()
+    clips = sorted(MEDIA.glob("*.mp4"))
+    if args.clips:
+        parts = args.clips.split(",")
+        clips = [c for c in clips if any(c.stem.endswith("_" + p) for p in parts)]
+    judge = ExpressionJudge(JUDGE)
+    results = []
+    for clip in clips:
+        r = evaluate_clip(clip, args.step, judge)
+        results.append(r)
+        leaks = "  ".join(f"s{s:.2f}={r[s]['leak']:.3f}" for s in STRENGTHS)
+        print(f"{r['clip']}: frames {r['frames']} identity@0 {r['identity']} found@1 {r[1.0]['found']:.3f}  {leaks}")
+        print("   families@1: " + "  ".join(f"{k}={v:.2f}" for k, v in r[1.0]["families"].items()))
+        sp = r["speech"]
+        print(
+            f"   keep-speech: jawOpen corr {sp['jaw_corr']:.3f}; families "
+            + "  ".join(f"{k}={v:.2f}" for k, v in sp["families"].items())
+        )
+        print("   judge (rows input, cols output @1):\n" + format_confusion(r["confusion"], LABELS))
+    at_one = [r[1.0]["leak"] for r in results]
+    print(f"median leakage @1: {np.nanmedian(at_one):.3f}  max {np.nanmax(at_one):.3f}")
+    happy, surprise, neutral = LABELS.index("happy"), LABELS.index("surprise"), LABELS.index("neutral")
+    total = sum(r["confusion"] for r in results)
+    rows = total[[happy, surprise]]
+    print(f"judge: happy/surprise input frames -> neutral output {rows[:, neutral].sum()}/{rows.sum()}")
+    if not args.no_cost:
+        median, p95 = measure_cost()
+        print(f"cost at 1280x720, one face: median {median:.2f} ms, p95 {p95:.2f} ms (shared 2-core machine)")
+    _ = FAMILIES, BLENDSHAPE_INDEX
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
