@@ -1,0 +1,654 @@
+"""``deadpan bench``: every filter at every strength on every input, measured, written to one folder.
+
+For each input the lab first tracks it as the live app would (VIDEO-mode FaceTracker with smoothing: the faces
+the filters receive) and measures it with a fresh IMAGE-mode landmarker (the baseline). Then, for every filter x
+strength, it runs ``filter.apply`` frame by frame on those faces and re-measures the output with a new IMAGE-mode
+landmarker. Frames where the tracker finds no face are obscured whole, as the live pipeline does (fail closed).
+
+Inputs are processed in parallel over ``--workers`` processes; each input's numbers depend only on that input, so
+the results are the same for any number of workers (apart from the timing columns).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import inspect
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from queue import Empty
+from typing import Any, TextIO
+
+import cv2
+import numpy as np
+
+from app.lab.contact_sheet import crop_tile, face_box
+from app.lab.judge import ExpressionJudge, JudgeError, confusion_table, label_distribution, top_labels
+from app.lab.metrics import (
+    FAMILIES,
+    affect_residual,
+    face_found,
+    family_leakage,
+    jitter_ratio,
+    leakage_ratio,
+    neutral_blendshapes,
+    speech_kept,
+)
+from app.tracking import IMAGE, VIDEO, FaceTracker
+from filters.base import BLENDSHAPE_NAMES, Face
+
+VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
+DEFAULT_STRENGTHS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+# "Background": pixels outside the face mask grown by this margin (face sizes), with no feather. A filter's own
+# default margin is 0.15 plus a 0.08 feather, so anything it changes beyond 0.3 is outside its own region.
+BACKGROUND_MARGIN = 0.3
+# A background pixel counts as unchanged when no channel moved by more than this (rounding, not a visible edit).
+BACKGROUND_TOLERANCE = 2
+# The judge's labels that read as "expressive" for the neutralised share (its strongest classes).
+EXPRESSIVE_LABELS = ("happy", "surprise")
+
+METRIC_COLUMNS = (
+    "leakage",
+    *(f"leakage_{family}" for family in FAMILIES),
+    "face_kept",
+    "speech_kept",
+    "jitter_ratio",
+    "background_unchanged",
+    "judge_agree_input",
+    "judge_agree_neutral",
+    "judge_neutralised",
+    *(f"judge_share_{label}" for label in ExpressionJudge.LABELS),
+    "cost_ms",
+    "cost_p95_ms",
+)
+TIMING_COLUMNS = ("cost_ms", "cost_p95_ms")
+ROW_COLUMNS = ("input", "frames", "filter", "strength", *METRIC_COLUMNS, "judge_input_label", "error")
+
+
+class BenchError(Exception):
+    """Bad bench input or option; the message is one line saying what to do."""
+
+
+@dataclass(frozen=True)
+class BenchInput:
+    """One measured input: a video, or a set of still images of one person measured together."""
+
+    name: str
+    paths: tuple[Path, ...]
+    kind: str  # "video" | "images"
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    filters: tuple[str, ...]
+    strengths: tuple[float, ...]
+    model_path: str
+    judge_path: str | None = None
+    reference: str = "auto"
+    max_frames: int | None = None
+    step: int = 1
+
+
+@dataclass
+class InputResult:
+    name: str
+    rows: list[dict[str, Any]]
+    confusion: dict[str, list[list[int]]]  # "filter@strength" -> table (rows input label, cols output label + none)
+    input_tile: np.ndarray | None
+    tiles: dict[str, np.ndarray] = field(default_factory=dict)  # "filter@strength" -> contact-sheet tile
+
+
+def cell_key(filter_name: str, strength: float) -> str:
+    return f"{filter_name}@{strength:g}"
+
+
+# --- inputs -------------------------------------------------------------------------------------------------
+
+
+def discover_inputs(specs: Sequence[str | Path]) -> list[BenchInput]:
+    """Videos become one input each; images given together (or in one folder) form one input."""
+    inputs: list[BenchInput] = []
+    loose_images: list[Path] = []
+    for spec in specs:
+        path = Path(spec)
+        if not path.exists():
+            raise BenchError(f"input not found: {path}")
+        if path.is_dir():
+            children = sorted(p for p in path.iterdir() if p.is_file())
+            videos = [p for p in children if p.suffix.lower() in VIDEO_EXTENSIONS]
+            images = [p for p in children if p.suffix.lower() in IMAGE_EXTENSIONS]
+            if not videos and not images:
+                raise BenchError(f"no videos or images in folder {path}")
+            inputs += [BenchInput(p.stem, (p,), "video") for p in videos]
+            if images:
+                inputs.append(BenchInput(path.name or "images", tuple(images), "images"))
+        elif path.suffix.lower() in VIDEO_EXTENSIONS:
+            inputs.append(BenchInput(path.stem, (path,), "video"))
+        elif path.suffix.lower() in IMAGE_EXTENSIONS:
+            loose_images.append(path)
+        else:
+            raise BenchError(f"not a video or image: {path} (use {', '.join(sorted(VIDEO_EXTENSIONS))} or images)")
+    if loose_images:
+        name = loose_images[0].stem if len(loose_images) == 1 else "images"
+        inputs.append(BenchInput(name, tuple(loose_images), "images"))
+    seen: dict[str, int] = {}
+    unique = []
+    for item in inputs:  # two clips with the same file name in different folders keep distinct names
+        count = seen.get(item.name, 0)
+        seen[item.name] = count + 1
+        unique.append(item if count == 0 else BenchInput(f"{item.name}-{count + 1}", item.paths, item.kind))
+    return unique
+
+
+def read_input(item: BenchInput, max_frames: int | None = None, step: int = 1) -> Iterator[tuple[np.ndarray, int]]:
+    """(frame, timestamp ms) pairs: every ``step``-th frame, at most ``max_frames`` of them."""
+    produced = 0
+    if item.kind == "images":
+        for index, path in enumerate(item.paths):
+            if index % step:
+                continue
+            if max_frames is not None and produced >= max_frames:
+                return
+            frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if frame is None:
+                raise BenchError(f"cannot read image {path}")
+            produced += 1
+            yield frame, index * 33
+        return
+    cap = cv2.VideoCapture(str(item.paths[0]))
+    if not cap.isOpened():
+        raise BenchError(f"cannot open video {item.paths[0]}")
+    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    try:
+        index = 0
+        while max_frames is None or produced < max_frames:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            if index % step == 0:
+                produced += 1
+                yield frame, int(index * 1000 / fps)
+            index += 1
+    finally:
+        cap.release()
+
+
+# --- measuring ----------------------------------------------------------------------------------------------
+
+
+def _obscure(frame: np.ndarray) -> np.ndarray:
+    """What the live pipeline sends when no face is tracked."""
+    from filters.obscure import obscure_frame
+
+    return obscure_frame(frame)
+
+
+def _background_outside(shape: tuple[int, ...], faces: Sequence[Face]) -> np.ndarray:
+    from filters.face_region import face_mask
+
+    mask, _ = face_mask(shape[:2], faces, margin=BACKGROUND_MARGIN, feather=0.0)
+    return mask <= 0.0
+
+
+def _filter_options(filter_name: str, reference: Any) -> dict[str, Any]:
+    """Options a filter gets besides strength: the ``--reference`` for filters that take one."""
+    from filters import filter_class
+
+    parameters = inspect.signature(filter_class(filter_name).__init__).parameters
+    if "reference" in parameters and reference is not None:
+        return {"reference": reference}
+    return {}
+
+
+def load_reference(path: str, model_path: str) -> Any:
+    """``--reference PATH`` for filters that take one: a saved reference, or an image of the neutral face."""
+    try:
+        from filters.neutralise import NeutralReference, reference_from_image
+    except ImportError:
+        raise BenchError("--reference PATH needs the neutralise filter, which is not installed") from None
+    file = Path(path)
+    if not file.is_file():
+        raise BenchError(f"reference not found: {file}")
+    if file.suffix.lower() not in IMAGE_EXTENSIONS:
+        return NeutralReference.load(file)
+    image = cv2.imread(str(file), cv2.IMREAD_COLOR)
+    if image is None:
+        raise BenchError(f"cannot read reference image {file}")
+    with FaceTracker(model_path, mode=IMAGE, smoothing=None) as tracker:
+        faces = tracker.track(image)
+    if not faces:
+        raise BenchError(f"no face found in reference image {file}")
+    return reference_from_image(image, faces[0])
+
+
+@dataclass
+class _Measured:
+    blendshapes: np.ndarray  # (N, 52), NaN rows where no face
+    faces: list[Face | None]
+    judge_labels: np.ndarray  # (N,) label index, -1 where no crop
+
+
+def _measure(
+    frames: Sequence[np.ndarray] | Iterator[np.ndarray],
+    model_path: str,
+    judge: ExpressionJudge | None,
+    crop_faces: Sequence[Face | None] | None,
+) -> _Measured:
+    """A fresh IMAGE-mode landmarker over the frames, plus the judge on each frame cropped at ``crop_faces``
+    (the INPUT's face positions, so input and output are judged on the same region even when the output has
+    no detectable face) or at the frame's own face."""
+    rows, faces, labels = [], [], []
+    nan_row = np.full(len(BLENDSHAPE_NAMES), np.nan, np.float32)
+    with FaceTracker(model_path, mode=IMAGE, smoothing=None) as tracker:
+        for i, frame in enumerate(frames):
+            found = tracker.track(frame)
+            face = found[0] if found else None
+            faces.append(face)
+            rows.append(face.blendshapes if face is not None else nan_row)
+            crop_face = crop_faces[i] if crop_faces is not None else face
+            if judge is not None and crop_face is not None:
+                labels.append(int(top_labels(judge.classify(frame, crop_face)[None])[0]))
+            else:
+                labels.append(-1)
+    table = np.stack(rows) if rows else np.zeros((0, len(BLENDSHAPE_NAMES)), np.float32)
+    return _Measured(table, faces, np.array(labels, np.int64))
+
+
+def _judge_metrics(input_labels: np.ndarray, output_labels: np.ndarray, neutral_label: int) -> dict[str, float]:
+    nan = float("nan")
+    judged = (input_labels >= 0) & (output_labels >= 0)
+    if not judged.any():
+        return {"judge_agree_input": nan, "judge_agree_neutral": nan, "judge_neutralised": nan} | {
+            f"judge_share_{label}": nan for label in ExpressionJudge.LABELS
+        }
+    out = output_labels[judged]
+    calm = (out == ExpressionJudge.NEUTRAL) | (out == neutral_label)
+    expressive = np.isin(input_labels[judged], [ExpressionJudge.LABELS.index(x) for x in EXPRESSIVE_LABELS])
+    shares = label_distribution(out)
+    return {
+        "judge_agree_input": float((out == input_labels[judged]).mean()),
+        "judge_agree_neutral": float((out == ExpressionJudge.NEUTRAL).mean()),
+        # issue 3's test: where the input looked happy or surprised, does the output look neutral (or like the
+        # person's neutral frame)?
+        "judge_neutralised": float(calm[expressive].mean()) if expressive.any() else nan,
+    } | {f"judge_share_{label}": float(shares[i]) for i, label in enumerate(ExpressionJudge.LABELS)}
+
+
+@dataclass
+class _Baseline:
+    """One input, measured once before any filter runs."""
+
+    frames: Callable[[], Iterator[tuple[np.ndarray, int]]]  # re-reads the input (frames are not all kept in memory)
+    tracked: list[tuple[Face, ...]]  # what the filters get, per frame
+    measured: _Measured  # the fresh IMAGE-mode measure of the input
+    neutral: np.ndarray | None  # the person's most neutral frame's blendshapes (None: no face anywhere)
+    neutral_index: int
+    sheet_index: int  # the most expressive frame: the one shown on the contact sheet
+    judge_label: str  # the judge's most frequent label on the input
+
+
+def _baseline(item: BenchInput, config: BenchConfig, judge: ExpressionJudge | None) -> _Baseline:
+    def frames() -> Iterator[tuple[np.ndarray, int]]:
+        return read_input(item, config.max_frames, config.step)
+
+    # What the filters get: the live app's tracking (VIDEO + smoothing for clips; stills are tracked one by one).
+    tracked: list[tuple[Face, ...]] = []
+    with FaceTracker(config.model_path, mode=VIDEO if item.kind == "video" else IMAGE) as tracker:
+        for frame, timestamp_ms in frames():
+            tracked.append(tuple(tracker.track(frame, timestamp_ms)))
+    if not tracked:
+        raise BenchError(f"no frames could be read from {item.paths[0]}")
+    measured = _measure((frame for frame, _ in frames()), config.model_path, judge, None)
+    neutral = neutral_blendshapes(measured.blendshapes) if face_found(measured.blendshapes).any() else None
+    sheet_index = neutral_index = 0
+    if neutral is not None:
+        residual = affect_residual(measured.blendshapes, neutral)
+        sheet_index, neutral_index = int(np.nanargmax(residual)), int(np.nanargmin(residual))
+    counts = np.bincount(measured.judge_labels[measured.judge_labels >= 0], minlength=len(ExpressionJudge.LABELS))
+    label = ExpressionJudge.LABELS[int(np.argmax(counts))] if counts.sum() else ""
+    return _Baseline(frames, tracked, measured, neutral, neutral_index, sheet_index, label)
+
+
+def _sheet_tile(frame: np.ndarray, baseline: _Baseline) -> np.ndarray:
+    face = baseline.measured.faces[baseline.sheet_index] if baseline.measured.faces else None
+    return crop_tile(frame, face_box(face, frame.shape) if face is not None else None)
+
+
+def measure_input(item: BenchInput, config: BenchConfig, progress: Callable[[str], None] | None = None) -> InputResult:
+    """Every filter x strength on one input; ``progress(label)`` is called after each grid cell."""
+    import filters  # noqa: F401  (registers every filter, also in a fresh worker process)
+    from filters import create_filter
+
+    judge = ExpressionJudge(config.judge_path) if config.judge_path else None
+    reference = load_reference(config.reference, config.model_path) if config.reference != "auto" else None
+    baseline = _baseline(item, config, judge)
+    result = InputResult(item.name, [], {}, None)
+    for index, (frame, _) in enumerate(baseline.frames()):
+        if index == baseline.sheet_index:
+            result.input_tile = _sheet_tile(frame, baseline)
+            break
+
+    for filter_name in config.filters:
+        options = _filter_options(filter_name, reference)
+        for strength in config.strengths:
+            key = cell_key(filter_name, strength)
+            row: dict[str, Any] = {
+                "input": item.name,
+                "frames": len(baseline.tracked),
+                "filter": filter_name,
+                "strength": strength,
+                "judge_input_label": baseline.judge_label,
+                "error": "",
+            }
+            try:
+                metrics, tile, confusion = _measure_cell(
+                    create_filter(filter_name, strength, **options), baseline, judge, config.model_path
+                )
+                row |= metrics
+                result.tiles[key] = tile
+                if confusion is not None:
+                    result.confusion[key] = confusion
+            except Exception as exc:  # one broken filter must not lose the whole grid: record it, go on
+                row["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+            result.rows.append({column: row.get(column, float("nan")) for column in ROW_COLUMNS})
+            if progress is not None:
+                progress(f"{item.name} · {filter_name} · {strength:g}")
+    return result
+
+
+def _measure_cell(
+    filt: Any, baseline: _Baseline, judge: ExpressionJudge | None, model_path: str
+) -> tuple[dict[str, float], np.ndarray | None, list[list[int]] | None]:
+    """One filter at one strength over the input: (metrics, contact-sheet tile, judge confusion table)."""
+    costs: list[float] = []
+    background_kept = background_total = 0
+    tile = None
+
+    def outputs() -> Iterator[np.ndarray]:
+        nonlocal background_kept, background_total, tile
+        filt.reset()
+        for index, (frame, _) in enumerate(baseline.frames()):
+            faces = baseline.tracked[index]
+            start = time.perf_counter()
+            out = filt.apply(frame.copy(), faces) if faces else _obscure(frame.copy())
+            costs.append((time.perf_counter() - start) * 1000.0)
+            if out.shape != frame.shape or out.dtype != np.uint8:
+                raise ValueError(f"filter returned {out.shape} {out.dtype} for a {frame.shape} frame")
+            outside = _background_outside(frame.shape, faces)
+            unchanged = np.abs(out.astype(np.int16) - frame).max(axis=2) <= BACKGROUND_TOLERANCE
+            background_kept += int(np.count_nonzero(outside & unchanged))
+            background_total += int(np.count_nonzero(outside))
+            if index == baseline.sheet_index:
+                tile = _sheet_tile(out, baseline)
+            yield out
+
+    measured_in = baseline.measured
+    measured_out = _measure(outputs(), model_path, judge, measured_in.faces)
+    has_in = face_found(measured_in.blendshapes)
+    has_out = face_found(measured_out.blendshapes)
+    nan = float("nan")
+    metrics: dict[str, float] = {
+        "face_kept": float(has_out[has_in].mean()) if has_in.any() else nan,
+        "jitter_ratio": jitter_ratio(measured_in.faces, measured_out.faces),
+        "background_unchanged": background_kept / background_total if background_total else nan,
+        "cost_ms": float(np.median(costs)) if costs else nan,
+        "cost_p95_ms": float(np.percentile(costs, 95)) if costs else nan,
+    }
+    neutral = baseline.neutral
+    if neutral is not None:
+        metrics["leakage"] = leakage_ratio(measured_in.blendshapes, measured_out.blendshapes, neutral)
+        for family, value in family_leakage(measured_in.blendshapes, measured_out.blendshapes, neutral).items():
+            metrics[f"leakage_{family}"] = value
+        metrics["speech_kept"] = speech_kept(measured_in.blendshapes, measured_out.blendshapes, neutral)
+    confusion = None
+    if judge is not None:
+        labels_in, labels_out = measured_in.judge_labels, measured_out.judge_labels
+        metrics |= _judge_metrics(labels_in, labels_out, int(labels_in[baseline.neutral_index]))
+        confusion = confusion_table(labels_in, labels_out).tolist()
+    return metrics, tile, confusion
+
+
+# --- the grid, in parallel ----------------------------------------------------------------------------------
+
+
+class TextProgress:
+    """A one-line progress bar over the whole grid (written to a terminal, or line by line to a log)."""
+
+    def __init__(self, total: int, stream: TextIO | None = None, width: int = 30) -> None:
+        self.total, self.done, self.width = total, 0, width
+        self.stream = stream if stream is not None else sys.stderr
+        self._tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self._started = time.monotonic()
+
+    def advance(self, label: str) -> None:
+        self.done += 1
+        filled = int(self.width * self.done / max(self.total, 1))
+        elapsed = time.monotonic() - self._started
+        eta = elapsed / self.done * (self.total - self.done)
+        bar = "#" * filled + "-" * (self.width - filled)
+        line = f"bench [{bar}] {self.done}/{self.total} {elapsed:5.0f}s (eta {eta:4.0f}s)  {label}"
+        if self._tty:
+            self.stream.write("\r" + line[:118].ljust(118))
+            if self.done == self.total:
+                self.stream.write("\n")
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def _measure_in_worker(item: BenchInput, config: BenchConfig, queue: Any) -> InputResult:
+    return measure_input(item, config, progress=queue.put)
+
+
+def run_grid(
+    inputs: Sequence[BenchInput], config: BenchConfig, workers: int = 1, progress: TextProgress | None = None
+) -> list[InputResult]:
+    """Measure every input (in ``workers`` processes); results come back in input order."""
+    advance = progress.advance if progress is not None else None
+    if workers <= 1 or len(inputs) <= 1:
+        return [measure_input(item, config, advance) for item in inputs]
+    context = get_context("spawn")  # mediapipe's threads do not survive fork()
+    with context.Manager() as manager, ProcessPoolExecutor(min(workers, len(inputs)), mp_context=context) as pool:
+        queue = manager.Queue()
+        futures = [pool.submit(_measure_in_worker, item, config, queue) for item in inputs]
+        while not all(f.done() for f in futures) or not queue.empty():
+            try:
+                label = queue.get(timeout=0.2)
+            except Empty:
+                continue
+            if advance is not None:
+                advance(label)
+        return [f.result() for f in futures]
+
+
+# --- summarising and writing ----------------------------------------------------------------------------------
+
+
+def summarise(rows: Sequence[dict[str, Any]], config: BenchConfig) -> list[dict[str, Any]]:
+    """Per filter x strength: the median of each metric over the inputs (NaN-aware), and how many inputs."""
+    summary = []
+    for filter_name in config.filters:
+        for strength in config.strengths:
+            cell = [r for r in rows if r["filter"] == filter_name and r["strength"] == strength and not r["error"]]
+            entry: dict[str, Any] = {"filter": filter_name, "strength": strength, "inputs": len(cell)}
+            for column in METRIC_COLUMNS:
+                values = np.array([r[column] for r in cell], np.float64)
+                values = values[np.isfinite(values)]
+                entry[column] = float(np.median(values)) if len(values) else float("nan")
+            summary.append(entry)
+    return summary
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        return _json_safe(value.item())
+    return value
+
+
+def write_results(out_dir: Path, results: Sequence[InputResult], config: BenchConfig) -> dict[str, Any]:
+    """results.csv (one row per input x filter x strength) and results.json (rows, summary, confusion tables)."""
+    rows = [row for result in results for row in result.rows]
+    summary = summarise(rows, config)
+    with open(out_dir / "results.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=ROW_COLUMNS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    confusion: dict[str, list[list[int]]] = {}
+    for result in results:
+        for key, table in result.confusion.items():
+            confusion[key] = (np.array(confusion.get(key, 0)) + np.array(table)).tolist()
+    document = {
+        "config": asdict(config),
+        "judge_labels": list(ExpressionJudge.LABELS),
+        "rows": rows,
+        "summary": summary,
+        "confusion": confusion,
+    }
+    (out_dir / "results.json").write_text(json.dumps(_json_safe(document), indent=1))
+    return document
+
+
+def run_bench_to(
+    inputs: Sequence[BenchInput],
+    config: BenchConfig,
+    out_dir: Path,
+    workers: int = 1,
+    progress_stream: TextIO | None = None,
+) -> dict[str, Any]:
+    """The whole bench: measure, then write results, plots, contact sheet and report into ``out_dir``."""
+    from app.lab.contact_sheet import build_contact_sheet
+    from app.lab.plots import plot_leakage, plot_tradeoff
+    from app.lab.report import write_report
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    progress = TextProgress(len(inputs) * len(config.filters) * len(config.strengths), progress_stream)
+    results = run_grid(inputs, config, workers, progress)
+    document = write_results(out_dir, results, config)
+    plot_leakage(document["summary"], config.filters, out_dir / "leakage.png")
+    plot_tradeoff(document["summary"], config.filters, out_dir / "tradeoff.png")
+    sheet_rows = [
+        (f"{r.name}\n{name}", [r.input_tile, *(r.tiles.get(cell_key(name, s)) for s in config.strengths)])
+        for r in results
+        for name in config.filters
+    ]
+    sheet = build_contact_sheet(sheet_rows, ["input", *(f"strength {s:g}" for s in config.strengths)])
+    cv2.imwrite(str(out_dir / "contact_sheet.png"), sheet)
+    write_report(out_dir, document)
+    return document
+
+
+# --- command line -------------------------------------------------------------------------------------------
+
+
+def _parse_strengths(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"strengths must be numbers separated by commas, got {text!r}") from None
+    if not values or any(not 0.0 <= v <= 1.0 for v in values):
+        raise argparse.ArgumentTypeError(f"strengths must be between 0 and 1, got {text!r}")
+    return tuple(sorted(set(values)))
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
+def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``bench`` on a ``parser.add_subparsers()`` object (its handler is ``args.func = run_bench``)."""
+    parser = subparsers.add_parser(
+        "bench",
+        help="measure how much expression each filter lets through",
+        description="Run every filter at every strength on the inputs and write results.csv/json, plots, "
+        "a contact sheet and a self-contained report.html to --out.",
+    )
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="videos, images, or folders of them")
+    parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder for the results")
+    parser.add_argument("--filters", default=None, help="comma-separated filter names (default: every filter)")
+    parser.add_argument(
+        "--strengths",
+        type=_parse_strengths,
+        default=DEFAULT_STRENGTHS,
+        help="comma-separated strengths 0..1 (default: 0,0.25,0.5,0.75,1)",
+    )
+    parser.add_argument("--reference", default="auto", help="auto, or a neutral image/saved reference (neutraliser)")
+    parser.add_argument("--judge", default=None, metavar="PATH.onnx", help="expression classifier for a 2nd opinion")
+    parser.add_argument("--workers", type=_positive_int, default=1, help="inputs measured in parallel (default 1)")
+    parser.add_argument("--max-frames", type=_positive_int, default=None, help="at most N frames per input")
+    parser.add_argument("--step", type=_positive_int, default=1, help="use every K-th frame (default 1)")
+    parser.add_argument("--model", default=None, help="face_landmarker.task (default: $DEADPAN_MODEL or cache)")
+    parser.set_defaults(func=run_bench)
+    return parser
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    """The ``bench`` subcommand: 0 on success, 2 with a one-line message on bad input."""
+    import filters
+    from app.model_store import ModelError, resolve_model
+
+    try:
+        names = tuple(n.strip() for n in args.filters.split(",") if n.strip()) if args.filters else None
+        names = names or tuple(filters.filter_names())
+        for name in names:
+            filters.filter_class(name)  # unknown names fail here with the list of known ones
+        if not names:
+            raise BenchError("no filters are registered")
+        inputs = discover_inputs(args.inputs)
+        if args.judge:
+            ExpressionJudge(args.judge)  # fail before the long run, not in a worker
+        model_path = str(resolve_model(args.model))
+        config = BenchConfig(
+            filters=names,
+            strengths=tuple(args.strengths),
+            model_path=model_path,
+            judge_path=str(args.judge) if args.judge else None,
+            reference=args.reference,
+            max_frames=args.max_frames,
+            step=args.step,
+        )
+        if config.reference != "auto":
+            load_reference(config.reference, model_path)
+        document = run_bench_to(inputs, config, Path(args.out), workers=args.workers)
+    except (BenchError, JudgeError, ModelError, ValueError) as exc:
+        print(f"deadpan bench: {exc}", file=sys.stderr)
+        return 2
+    failed = [r for r in document["rows"] if r["error"]]
+    for row in failed:
+        cell = f"{row['input']} {row['filter']} {row['strength']:g}"
+        print(f"deadpan bench: {cell} failed: {row['error']}", file=sys.stderr)
+    print(f"wrote {args.out}/report.html ({len(document['rows'])} results)")
+    return 1 if failed else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Stand-alone entry (``python -m app.lab.bench``) until the ``deadpan`` CLI registers the subcommand."""
+    parser = argparse.ArgumentParser(prog="deadpan")
+    add_bench_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
