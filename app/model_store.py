@@ -42,7 +42,13 @@ ProgressCallback = Callable[[int, int], None]
 
 
 class ModelError(Exception):
-    """The face model could not be found, downloaded or verified; the message says what to do."""
+    """The face model could not be found, downloaded or verified. ``str()`` is one line: the problem, then what
+    to do; ``problem`` and ``fix`` hold the two parts for displays that show them apart (``deadpan doctor``)."""
+
+    def __init__(self, problem: str, fix: str = "") -> None:
+        super().__init__(f"{problem}: {fix}" if fix else problem)
+        self.problem = problem
+        self.fix = fix
 
 
 class DownloadCancelled(ModelError):
@@ -74,17 +80,17 @@ def verify_model(path: str | Path) -> None:
     """Raise :class:`ModelError` unless ``path`` is exactly the official model file (size and SHA-256)."""
     path = Path(path)
     if not path.is_file():
-        raise ModelError(f"face model not found at {path}: {_how_to_fix(cached_model_path())}")
+        raise ModelError(f"face model not found at {path}", _how_to_fix(cached_model_path()))
     size = path.stat().st_size
     if size != MODEL_SIZE:
         raise ModelError(
-            f"face model at {path} has {size:,} bytes, expected {MODEL_SIZE:,} (truncated or a different file): "
-            f"delete it and run again to download it, or {_how_to_fix(cached_model_path())}"
+            f"face model at {path} has {size:,} bytes, expected {MODEL_SIZE:,} (truncated or a different file)",
+            f"delete it and run again to download it, or {_how_to_fix(cached_model_path())}",
         )
     if sha256_of(path) != MODEL_SHA256:
         raise ModelError(
-            f"face model at {path} fails its SHA-256 check (corrupt or tampered): "
-            f"delete it and run again to download it, or {_how_to_fix(cached_model_path())}"
+            f"face model at {path} fails its SHA-256 check (corrupt or tampered)",
+            f"delete it and run again to download it, or {_how_to_fix(cached_model_path())}",
         )
 
 
@@ -92,21 +98,21 @@ def check_model_bundle(path: str | Path) -> None:
     """Raise :class:`ModelError` unless ``path`` is a readable Face Landmarker bundle (any version)."""
     path = Path(path)
     if not path.exists():
-        raise ModelError(f"face model not found at {path}: check the path, or {_how_to_fix(cached_model_path())}")
+        raise ModelError(f"face model not found at {path}", f"check the path, or {_how_to_fix(cached_model_path())}")
     if not path.is_file():
-        raise ModelError(f"face model path {path} is not a file: point it at face_landmarker.task")
+        raise ModelError(f"face model path {path} is not a file", "point it at face_landmarker.task")
     try:
         with zipfile.ZipFile(path) as bundle:
             names = set(bundle.namelist())
     except (zipfile.BadZipFile, OSError) as exc:
         raise ModelError(
-            f"{path} is not a Face Landmarker model (damaged or the wrong file: {exc}): "
-            f"{_how_to_fix(cached_model_path())}"
+            f"{path} is not a Face Landmarker model (damaged or the wrong file: {exc})",
+            _how_to_fix(cached_model_path()),
         ) from None
     missing = [m for m in _BUNDLE_MEMBERS if m not in names]
     if missing:
         raise ModelError(
-            f"{path} is not a Face Landmarker model (missing {', '.join(missing)}): {_how_to_fix(cached_model_path())}"
+            f"{path} is not a Face Landmarker model (missing {', '.join(missing)})", _how_to_fix(cached_model_path())
         )
 
 
@@ -130,7 +136,7 @@ def resolve_model(
         try:
             check_model_bundle(from_env)
         except ModelError as exc:
-            raise ModelError(f"{ENV_VAR} is set but unusable: {exc}") from None
+            raise ModelError(f"{ENV_VAR} is set but unusable: {exc.problem}", exc.fix) from None
         return Path(from_env)
     cached = cached_model_path(cache_dir)
     if cached.exists():
@@ -142,7 +148,7 @@ def resolve_model(
                 raise
             # A damaged cache entry is replaced by a fresh download rather than reported forever.
     if not download:
-        raise ModelError(f"no face model found (looked at --model, {ENV_VAR}, {cached}): {_how_to_fix(cached)}")
+        raise ModelError(f"no face model found (looked at --model, {ENV_VAR}, {cached})", _how_to_fix(cached))
     return download_model(cached, url=url, progress=progress, cancel=cancel)
 
 
@@ -162,7 +168,7 @@ def download_model(
         fd, tmp_name = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".part", dir=destination.parent)
     except OSError as exc:
         raise ModelError(
-            f"cannot write to the model cache folder {destination.parent} ({exc}): {_how_to_fix(destination)}"
+            f"cannot write to the model cache folder {destination.parent} ({exc})", _how_to_fix(destination)
         ) from None
     tmp = Path(tmp_name)
     try:
@@ -190,20 +196,21 @@ def download_model(
                 plain_url_error = isinstance(exc, urllib.error.URLError) and not isinstance(exc, urllib.error.HTTPError)
                 reason = exc.reason if plain_url_error else exc
                 raise ModelError(
-                    f"could not download the face model from {url} ({reason}); check the network connection, "
-                    f"or {_how_to_fix(destination)}"
+                    f"could not download the face model from {url} ({reason})",
+                    f"check the network connection, or {_how_to_fix(destination)}",
                 ) from None
             out.flush()
             os.fsync(out.fileno())
         if received != MODEL_SIZE:
             raise ModelError(
                 f"the face model download from {url} was incomplete or wrong ({received:,} bytes, expected "
-                f"{MODEL_SIZE:,}); run again, or {_how_to_fix(destination)}"
+                f"{MODEL_SIZE:,})",
+                f"run again, or {_how_to_fix(destination)}",
             )
         if digest.hexdigest() != MODEL_SHA256:
             raise ModelError(
-                f"the face model downloaded from {url} fails its SHA-256 check (corrupted in transit or altered); "
-                f"run again, or {_how_to_fix(destination)}"
+                f"the face model downloaded from {url} fails its SHA-256 check (corrupted in transit or altered)",
+                f"run again, or {_how_to_fix(destination)}",
             )
         os.replace(tmp, destination)
         return destination

@@ -209,3 +209,12 @@ def test_terminal_progress_draws_one_line():
     text = out.getvalue()
     assert text.count("\r") == 3  # the repeat at the same percent is not redrawn
     assert text.endswith("100% (3.8/3.8 MB)\n")
+
+
+def test_error_keeps_problem_and_fix_apart(tmp_path):
+    with pytest.raises(ModelError) as info:
+        resolve_model(tmp_path / "nope.task")
+    error = info.value
+    assert error.problem == f"face model not found at {tmp_path / 'nope.task'}"
+    assert ENV_VAR in error.fix and str(error) == f"{error.problem}: {error.fix}"
+    assert str(ModelError("plain")) == "plain"

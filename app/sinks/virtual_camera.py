@@ -50,6 +50,7 @@ class VirtualCameraSink(Sink):
         self._camera: pyvirtualcam.Camera | None = None
         self._shape: tuple[int, int, int] | None = None
         self.frames = 0
+        self.failures: list[tuple[str, str]] = []  # (backend, why) from the last start()
 
     def _candidates(self) -> list[str]:
         if self.backend != "auto":
@@ -89,7 +90,9 @@ class VirtualCameraSink(Sink):
             self._camera = camera
             self._shape = (height, width, 3)
             self.frames = 0
+            self.failures = reasons
             return self
+        self.failures = reasons
         why = "; ".join(f"{name}: {message}" for name, message in reasons)
         fixes = " / ".join(dict.fromkeys(backend_fix(name) for name, _ in reasons))
         raise SinkError(f"no virtual camera could be opened ({why}). Fix: {fixes}; `deadpan doctor` checks again")

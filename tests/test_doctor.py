@@ -1,0 +1,130 @@
+"""``deadpan doctor`` on fake system trees (sysfs, kernel modules) with the real model, the real tracker, the
+real pyvirtualcam backends of this machine (none works: no loopback driver) and the capturing test backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.doctor import Finding, format_findings, run_checks
+from app.model_store import ENV_VAR
+from app.sinks.virtual_camera import MODPROBE_LINE
+from app.sources.listing import VIRTUAL_CAMERA_NAME
+
+from .capture_backend import BACKEND_NAME, register
+from .test_sources import fake_sysfs
+
+
+@pytest.fixture
+def capture():
+    backend = register()
+    yield backend
+    backend.clear()
+
+
+def healthy_linux(root: Path, exclusive_caps: str = "Y,N,N,N", label: str = VIRTUAL_CAMERA_NAME) -> Path:
+    sys_root = root / "sys"
+    fake_sysfs(sys_root, [(0, "Logitech BRIO", 0, "1-2:1.0"), (1, "Logitech BRIO", 1, "1-2:1.0"), (10, label, 0, None)])
+    parameters = sys_root / "module" / "v4l2loopback" / "parameters"
+    parameters.mkdir(parents=True)
+    (parameters / "exclusive_caps").write_text(exclusive_caps + "\n")
+    return sys_root
+
+
+def by_check(findings: list[Finding]) -> dict[str, Finding]:
+    return {f.check: f for f in findings}
+
+
+def test_everything_fine(tmp_path, capture):
+    findings = run_checks(sys_root=healthy_linux(tmp_path), dev_root="/dev", backends=[BACKEND_NAME], platform="linux")
+    checks = by_check(findings)
+    assert all(f.ok for f in findings), format_findings(findings)
+    assert "checksum verified" in checks["model"].message
+    assert checks["face tracker"].ok
+    assert checks["cameras"].message == "1 found: /dev/video0 (Logitech BRIO)"  # not the metadata node, not ours
+    assert "Deadpan Test Camera" in checks[f"virtual camera ({BACKEND_NAME})"].message
+    assert checks["v4l2loopback"].message == f"loaded: /dev/video10 ({VIRTUAL_CAMERA_NAME})"
+    assert capture.opened and capture.received_bgr()[0].shape == (48, 64, 3)  # really opened and sent a frame
+    assert format_findings(findings).endswith("All checks passed.")
+
+
+def test_fresh_linux_without_driver_or_camera(tmp_path):
+    sys_root = tmp_path / "sys"
+    (sys_root / "class" / "video4linux").mkdir(parents=True)
+    (tmp_path / "modules" / "kernel" / "drivers" / "media").mkdir(parents=True)
+    # backends=None: the real built-in backends of this machine, i.e. v4l2loopback, which has no device here.
+    findings = run_checks(sys_root=sys_root, modules_root=tmp_path / "modules", platform="linux")
+    checks = by_check(findings)
+    assert not checks["cameras"].ok and "--input FILE" in checks["cameras"].fix
+    vcam = checks["virtual camera (v4l2loopback)"]
+    assert not vcam.ok and "No v4l2 loopback device" in vcam.message and MODPROBE_LINE in vcam.fix
+    loopback = checks["v4l2loopback"]
+    assert not loopback.ok and loopback.message == "not installed"
+    assert "v4l2loopback-dkms" in loopback.fix and MODPROBE_LINE in loopback.fix
+    report = format_findings(findings)
+    assert "PROBLEM  v4l2loopback: not installed" in report
+    assert (
+        f"fix: sudo apt install v4l2loopback-dkms (Fedora: sudo dnf install akmod-v4l2loopback), then {MODPROBE_LINE}"
+        in report
+    )
+    assert report.endswith("3 problems found.")
+
+
+def test_module_installed_but_not_loaded(tmp_path):
+    sys_root = tmp_path / "sys"
+    (sys_root / "class" / "video4linux").mkdir(parents=True)
+    dkms = tmp_path / "modules" / "updates" / "dkms"
+    dkms.mkdir(parents=True)
+    (dkms / "v4l2loopback.ko.zst").write_bytes(b"")
+    loopback = by_check(run_checks(sys_root=sys_root, modules_root=tmp_path / "modules", platform="linux"))[
+        "v4l2loopback"
+    ]
+    assert (loopback.ok, loopback.message, loopback.fix) == (False, "installed but not loaded", MODPROBE_LINE)
+
+
+def test_loopback_without_exclusive_caps_or_label(tmp_path, capture):
+    sys_root = healthy_linux(tmp_path, exclusive_caps="N,N", label="Dummy video device (0x0000)")
+    checks = by_check(run_checks(sys_root=sys_root, backends=[BACKEND_NAME], platform="linux"))
+    assert not checks["v4l2loopback exclusive_caps"].ok
+    assert "exclusive_caps=1" in checks["v4l2loopback exclusive_caps"].fix
+    labelled = checks["v4l2loopback"]
+    assert labelled.ok and "none is labelled" in labelled.message and 'card_label="Deadpan Camera"' in labelled.fix
+
+
+def test_a_backend_missing_is_fine_when_another_works(tmp_path, capture):
+    checks = by_check(run_checks(sys_root=healthy_linux(tmp_path), backends=[BACKEND_NAME, "v4l2loopback"]))
+    optional = checks["virtual camera (v4l2loopback)"]
+    assert optional.ok and "not needed" in optional.message
+
+
+def test_model_problem_is_reported_with_the_fix_not_raised(tmp_path, capture):
+    checks = by_check(
+        run_checks(str(tmp_path / "gone.task"), sys_root=healthy_linux(tmp_path), backends=[BACKEND_NAME])
+    )
+    model = checks["model"]
+    assert not model.ok and "gone.task" in model.message and ENV_VAR in model.fix
+    assert "face tracker" not in checks
+
+
+def test_missing_system_library_names_the_package(tmp_path, capture):
+    checks = by_check(
+        run_checks(
+            sys_root=healthy_linux(tmp_path),
+            backends=[BACKEND_NAME],
+            libraries={"EGL": "libegl1", "deadpan-no-such-library": "libdeadpan-test0"},
+            platform="linux",
+        )
+    )
+    libraries = checks["system libraries"]
+    assert not libraries.ok and libraries.fix == "sudo apt install libdeadpan-test0"
+
+
+def test_other_platforms_skip_linux_checks(tmp_path, capture):
+    checks = by_check(run_checks(backends=[BACKEND_NAME], platform="darwin", sys_root=healthy_linux(tmp_path)))
+    assert "v4l2loopback" not in checks and "system libraries" not in checks and "cameras" in checks
+
+
+def test_format_findings_layout():
+    text = format_findings([Finding("a", True, "fine"), Finding("b", False, "broken", "do this")])
+    assert text.splitlines() == ["ok       a: fine", "PROBLEM  b: broken", "         fix: do this", "1 problem found."]
