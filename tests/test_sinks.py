@@ -24,6 +24,7 @@ from app.sinks.virtual_camera import MODPROBE_LINE
 from .capture_backend import BACKEND_NAME, register
 from .conftest import MEDIA
 from .helpers import read_frames
+from .test_sources import fake_sysfs
 
 CLIP_FRAMES = read_frames(MEDIA / "liveportrait_d12.mp4", max_frames=40, step=2)  # 20 real 512x512 frames
 
@@ -112,6 +113,13 @@ def test_no_driver_gives_the_fix():
     message = str(info.value)
     assert "v4l2loopback: No v4l2 loopback device found" in message
     assert MODPROBE_LINE in message and 'card_label="Deadpan Camera"' in message and "\n" not in message
+
+
+def test_linux_default_device_is_the_loopback_labelled_deadpan_camera(tmp_path):
+    sysfs = fake_sysfs(tmp_path / "sys", [(4, "Dummy video device (0x0000)", 0, None), (7, "Deadpan Camera", 0, None)])
+    # The real v4l2loopback backend is asked for /dev/video7 (which cannot exist here) rather than the first device.
+    with pytest.raises(SinkError, match=r"v4l2loopback: Device /dev/video7 does not exist"):
+        VirtualCameraSink(backend="v4l2loopback", sysfs_root=sysfs).start(64, 48, 30)
 
 
 def test_missing_device_and_unknown_backend():

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pyvirtualcam
 from pyvirtualcam.camera import BACKENDS
 
 from app.sinks.base import Sink, SinkError
-from app.sources.listing import VIRTUAL_CAMERA_NAME, deadpan_loopback_device
+from app.sources.listing import SYSFS_VIDEO4LINUX, VIRTUAL_CAMERA_NAME, deadpan_loopback_device
 
 __all__ = ["VIRTUAL_CAMERA_NAME", "VirtualCameraSink", "backend_fix", "platform_backends"]
 
@@ -44,9 +45,12 @@ class VirtualCameraSink(Sink):
     "Deadpan Camera" when there is one. ``write`` never sleeps: the pipeline paces frames, waiting here would
     only add latency."""
 
-    def __init__(self, backend: str = "auto", device: str | None = None) -> None:
+    def __init__(
+        self, backend: str = "auto", device: str | None = None, *, sysfs_root: str | Path = SYSFS_VIDEO4LINUX
+    ) -> None:
         self.backend = backend
         self.requested_device = device
+        self._sysfs_root = sysfs_root
         self._camera: pyvirtualcam.Camera | None = None
         self._shape: tuple[int, int, int] | None = None
         self.frames = 0
@@ -65,7 +69,7 @@ class VirtualCameraSink(Sink):
 
     def _device_for(self, backend: str) -> str | None:
         if self.requested_device is None and backend == "v4l2loopback":
-            return deadpan_loopback_device()  # None: pyvirtualcam takes the first loopback device
+            return deadpan_loopback_device(self._sysfs_root)  # None: pyvirtualcam takes the first loopback device
         return self.requested_device
 
     def start(self, width: int, height: int, fps: float) -> VirtualCameraSink:
