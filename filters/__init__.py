@@ -5,7 +5,10 @@ from filters.registry import create_filter, filter_class, filter_names, register
 
 # Importing a filter module registers it. Each helper adds its module here.
 # isort: split
+from filters.blur import BlurFilter  # noqa: F401
+from filters.mask import MaskFilter  # noqa: F401
 from filters.neutralise import NeutraliseFilter  # noqa: F401
+from filters.pixelate import PixelateFilter  # noqa: F401
 
 __all__ = [
     "BLENDSHAPE_INDEX",
