@@ -241,7 +241,8 @@ class Pipeline:
         if self._owns_tracker and self._tracker is not None:
             self._tracker.close()
             self._tracker = None
-        self._set_status(Status("stopped", "stopped"))
+        if self._status.state != "stopped":  # "input ended" says more than "stopped"
+            self._set_status(Status("stopped", "stopped"))
 
     def __enter__(self) -> Pipeline:
         return self.start()

@@ -1,0 +1,340 @@
+"""``deadpan``: the desktop app (no arguments), or headless ``run`` / ``process`` / ``doctor`` / ``bench``.
+
+Options shared between subcommands live in :mod:`app.options`. Subcommands are added either with
+:func:`register_subcommand` here, or by a function in another module that adds its own parser to the
+subparsers and sets ``func`` (listed in ``EXTENSION_PARSERS``; imported only when that command is used, so the
+lab's heavy imports never slow down ``run``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.options import (
+    OptionError,
+    existing_file,
+    filter_options_from,
+    filter_parent,
+    live_output_parent,
+    live_source_parent,
+    writable_output,
+)
+
+log = logging.getLogger(__name__)
+
+# name -> (help, "module:function"); function(subparsers) adds the parser and sets defaults(func=handler).
+EXTENSION_PARSERS: dict[str, tuple[str, str]] = {
+    "bench": ("measure how much expression each filter lets through", "app.lab.bench:add_bench_parser"),
+}
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """A wrong option or value is one line on stderr and exit status 2 (no usage dump)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    name: str
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+    with_filter_options: bool = False
+
+
+_SUBCOMMANDS: dict[str, Subcommand] = {}
+
+
+def register_subcommand(
+    name: str,
+    *,
+    help: str,
+    configure: Callable[[argparse.ArgumentParser], None],
+    run: Callable[[argparse.Namespace], int],
+    with_filter_options: bool = False,
+) -> None:
+    """Add ``deadpan NAME``. ``configure(parser)`` adds its arguments; ``run(args)`` returns the exit status.
+    ``with_filter_options`` gives it the shared filter options (``--filter``, ``--strength``, ``--model``...)."""
+    _SUBCOMMANDS[name] = Subcommand(name, help, configure, run, with_filter_options)
+
+
+# --------------------------------------------------------------------------------------------- helpers
+def fail(message: str, status: int = 2) -> int:
+    print(f"deadpan: error: {message}", file=sys.stderr)
+    return status
+
+
+def pipeline_settings(args: argparse.Namespace):
+    from app.pipeline import PipelineSettings
+
+    return PipelineSettings(
+        filter_name=args.filter,
+        strength=args.strength,
+        filter_options=filter_options_from(args),
+        max_faces=args.faces,
+        on_face_lost=args.on_face_lost,
+    )
+
+
+def resolve_model_path(args: argparse.Namespace) -> Path:
+    from app.model_store import resolve_model
+
+    def show(done: int, total: int) -> None:
+        if total:
+            print(f"\rdownloading the face model: {100 * done // total:3d}%", end="", file=sys.stderr, flush=True)
+
+    path = resolve_model(args.model, progress=show)
+    return path
+
+
+class ProgressBar:
+    """``[#####-----] 120/354 frames  65.3 fps`` on stderr, redrawn at most 10 times a second."""
+
+    def __init__(self, label: str, stream=None) -> None:
+        self.label, self.stream = label, stream or sys.stderr
+        self.started = self._drawn_at = time.perf_counter()
+
+    def __call__(self, done: int, total: int | None, force: bool = False) -> None:
+        now = time.perf_counter()
+        if not force and now - self._drawn_at < 0.1:
+            return
+        self._drawn_at = now
+        fps = done / (now - self.started) if now > self.started else 0.0
+        if total:
+            filled = round(30 * min(done, total) / total)
+            bar = f"[{'#' * filled}{'-' * (30 - filled)}] {done}/{total}"
+        else:
+            bar = f"{done}"
+        print(f"\r{self.label} {bar} frames {fps:6.1f} fps", end="", file=self.stream, flush=True)
+
+    def finish(self, done: int, total: int | None) -> None:
+        self(done, total, force=True)
+        print(file=self.stream, flush=True)
+
+
+# ------------------------------------------------------------------------------------------------- run
+def configure_run(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--stats-every", type=float, default=1.0, metavar="S", help="seconds between statistics lines (default 1)"
+    )
+
+
+def open_live_source(args: argparse.Namespace):
+    from app.sources import CameraSource, ImageSource, VideoFileSource
+    from app.sources.image import IMAGE_SUFFIXES
+
+    if args.input is not None:
+        if args.input.suffix.lower() in IMAGE_SUFFIXES:
+            return ImageSource(args.input, realtime=True, fps=args.fps or 30.0)
+        return VideoFileSource(args.input, realtime=True, loop=args.loop)
+    if args.loop:
+        raise OptionError("--loop applies to --input only")
+    camera = args.camera if args.camera is not None else "0"
+    device: int | str = int(camera) if str(camera).isdigit() else camera
+    return CameraSource(device, width=args.width, height=args.height, fps=args.fps or 30.0)
+
+
+def open_live_output(args: argparse.Namespace):
+    from app.sinks import VideoFileSink, VirtualCameraSink
+
+    if args.output == "vcam":
+        return VirtualCameraSink(backend=args.backend, device=args.device)
+    path = writable_output(args.output)  # raises ArgumentTypeError with a one-line reason
+    return VideoFileSink(path)
+
+
+def run_live(args: argparse.Namespace) -> int:
+    from app.pipeline import Pipeline
+
+    try:
+        settings = pipeline_settings(args)
+        source = open_live_source(args)
+        sink = open_live_output(args)
+    except (OptionError, ValueError, argparse.ArgumentTypeError) as exc:
+        return fail(str(exc))
+    from app.model_store import ModelError
+    from app.sinks import SinkError
+    from app.sources import SourceError
+
+    try:
+        model = resolve_model_path(args)
+        pipeline = Pipeline(source, [sink], settings, model_path=model, fps=args.fps)
+        pipeline.start()
+    except (ModelError, SourceError, SinkError, ValueError, OSError) as exc:
+        return fail(str(exc), 1)
+
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    line = {"last": ""}
+
+    def on_status(status) -> None:
+        print(f"\r\033[K{status.state}: {status.message}", file=sys.stderr, flush=True)
+
+    def on_stats(snapshot) -> None:
+        line["last"] = snapshot.line()
+        print(f"\r\033[K{line['last']}", end="", file=sys.stderr, flush=True)
+
+    pipeline.events.status.connect(on_status)
+    pipeline.events.stats.connect(on_stats)
+    print(f"deadpan: sending to {sink.device} (Ctrl-C stops)", file=sys.stderr, flush=True)
+    try:
+        while not stop.is_set() and not pipeline.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        pipeline.events.stats.disconnect(on_stats)
+        pipeline.stop()
+    print(f"\r\033[Kdeadpan: stopped. {pipeline.stats().line()}", file=sys.stderr, flush=True)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------- process
+def configure_process(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", type=existing_file, metavar="INPUT", help="a video or image file")
+    parser.add_argument("-o", "--output", required=True, type=writable_output, metavar="OUTPUT", help="where to write")
+    parser.add_argument(
+        "--stats", type=writable_output, default=None, metavar="FILE.json", help="write per-stage timings"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run_process(args: argparse.Namespace) -> int:
+    from app.pipeline.offline import is_image_path, process_image, process_video
+
+    if args.output.resolve() == args.input.resolve():
+        return fail("the output would overwrite the input; choose another name")
+    if is_image_path(args.input) != is_image_path(args.output):
+        kind = "an image" if is_image_path(args.input) else "a video"
+        return fail(f"the input is {kind}: give an output name of the same kind (e.g. .png or .mp4)")
+    try:
+        settings = pipeline_settings(args)
+    except (OptionError, ValueError) as exc:
+        return fail(str(exc))
+    from app.model_store import ModelError
+    from app.sinks import SinkError
+    from app.sources import SourceError
+
+    bar = None if args.no_progress else ProgressBar("processing")
+    try:
+        model = resolve_model_path(args)
+        if is_image_path(args.input):
+            report = process_image(args.input, args.output, settings, model_path=model)
+        else:
+            report = process_video(args.input, args.output, settings, model_path=model, progress=bar)
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return fail("interrupted; nothing written", 130)
+    except (ModelError, SourceError, SinkError, ValueError, OSError) as exc:
+        print(file=sys.stderr)
+        return fail(str(exc), 1)
+    if bar is not None:
+        bar.finish(report.frames, report.frames)
+    if args.stats is not None:
+        temporary = args.stats.with_name(f".{args.stats.name}.partial")
+        temporary.write_text(json.dumps(report.as_dict(), indent=2))
+        temporary.replace(args.stats)
+    print(
+        f"deadpan: wrote {args.output} ({report.frames} frames, {report.width}x{report.height}, {report.fps:.1f} fps)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- doctor
+def configure_doctor(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", type=existing_file, default=None, metavar="PATH", help="check this model file")
+
+
+def run_doctor(args: argparse.Namespace) -> int:
+    from app.doctor import format_findings, run_checks
+
+    findings = run_checks(model=str(args.model) if args.model else None)
+    print(format_findings(findings))
+    return 0 if all(f.ok for f in findings) else 1
+
+
+register_subcommand(
+    "run",
+    help="live, headless: camera or file -> filter -> virtual camera or file",
+    configure=configure_run,
+    run=run_live,
+    with_filter_options=True,
+)
+register_subcommand(
+    "process",
+    help="offline: filter every frame of a video or an image",
+    configure=configure_process,
+    run=run_process,
+    with_filter_options=True,
+)
+register_subcommand(
+    "doctor", help="check the model, cameras and virtual-camera backends", configure=configure_doctor, run=run_doctor
+)
+
+
+# ------------------------------------------------------------------------------------------------ main
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The full parser. ``command``: the subcommand about to run (its extension module is imported only then)."""
+    parser = OneLineParser(prog="deadpan", description="A poker face for video calls. No arguments: the desktop app.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    shared_filter = filter_parent()
+    for sub in _SUBCOMMANDS.values():
+        parents = [shared_filter] if sub.with_filter_options else []
+        if sub.name == "run":
+            parents = [live_source_parent(), *parents, live_output_parent()]
+        child = commands.add_parser(sub.name, help=sub.help, description=sub.help, parents=parents)
+        sub.configure(child)
+        child.set_defaults(handler=sub.run)
+    for name, (help_text, target) in EXTENSION_PARSERS.items():
+        if name == command:
+            module, function = target.split(":")
+            getattr(importlib.import_module(module), function)(commands)
+        else:  # listed in --help without importing it
+            commands.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def launch_app() -> int:
+    no_display = not any(os.environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))
+    if sys.platform.startswith("linux") and no_display:  # Qt would abort with a page of plugin errors
+        return fail("no display found for the desktop app; use `deadpan run` or `deadpan process` here")
+    try:
+        from app.gui.main import main as gui_main
+    except ImportError as exc:
+        return fail(f"the desktop app is not available ({exc}); use `deadpan run` or `deadpan process`")
+    return int(gui_main() or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        return launch_app()
+    args = build_parser(argv[0]).parse_args(argv)
+    handler = getattr(args, "handler", None) or getattr(args, "func", None)
+    if handler is None:
+        return fail("choose a command: " + ", ".join(_SUBCOMMANDS))
+    try:
+        return int(handler(args) or 0)
+    except argparse.ArgumentTypeError as exc:
+        return fail(str(exc))
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
