@@ -135,6 +135,7 @@ class Session:
         self._source = None
         self._sink = None
         self._cameras: list = []
+        self._face_id = 0
         self.panic = False
         self.source_state = SourceState("none")
         self.virtual_camera_state = VirtualCameraState("off")
@@ -396,13 +397,25 @@ class Session:
 
     @property
     def can_calibrate(self) -> bool:
-        return self.settings.filter_name == NEUTRALISE and self._neutraliser() is not None
+        """The neutraliser is chosen and a source is running (its live filter may be a frame away)."""
+        return self.settings.filter_name == NEUTRALISE and self.running
+
+    @property
+    def calibration_ready(self) -> bool:
+        """The live filter is the neutraliser, so ``start_calibration`` can begin now."""
+        return self._neutraliser() is not None
 
     def start_calibration(self, seconds: float = 3.0) -> None:
         live = self._neutraliser()
         if live is None:
             raise RuntimeError("Calibration needs the neutralise filter and a running camera.")
         live.start_calibration(seconds=seconds)
+
+    @property
+    def calibration_message(self) -> str:
+        """The neutraliser's word on the last calibration (why it failed), if any."""
+        live = self._neutraliser()
+        return getattr(live, "calibration_message", "") if live is not None else ""
 
     @property
     def calibration_progress(self) -> float | None:
@@ -414,9 +427,19 @@ class Session:
         if live is not None:
             live.clear_reference()
 
-    def reference_image(self, face_id: int = 0):
+    @property
+    def current_face_id(self) -> int:
+        """The id of the (first) face in view: the tracker's ids move on when a face is lost and found again."""
+        return self._face_id
+
+    def reference(self, face_id: int | None = None):
+        """The neutral reference in use for the face in view (``NeutralReference``), or None."""
         live = self._neutraliser()
-        return None if live is None else live.reference_image(face_id)
+        return None if live is None else live.reference(self._face_id if face_id is None else face_id)
+
+    def reference_image(self, face_id: int | None = None):
+        live = self._neutraliser()
+        return None if live is None else live.reference_image(self._face_id if face_id is None else face_id)
 
     @property
     def reference_source(self) -> str | None:
@@ -428,10 +451,15 @@ class Session:
         from app.pipeline.engine import Pipeline
 
         pipeline = Pipeline(source, [], self.pipeline_settings(), model_path=self.model_path)
+        pipeline.events.frame.connect(self._note_face)
         pipeline.events.frame.connect(self.events.frame.emit)
         pipeline.events.status.connect(self.events.status.emit)
         pipeline.events.stats.connect(self.events.stats.emit)
         return pipeline
+
+    def _note_face(self, result) -> None:
+        if result.faces:
+            self._face_id = result.faces[0].face_id
 
     def _update_pipeline(self, **changes: Any) -> None:
         pipeline = self._pipeline

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QProgressBar, QPushB
 from app.gui.preview import bgr_to_qimage
 from app.session import Session
 
+GUIDANCE = "Relax your face and look at the camera.\nKeep still, mouth closed, eyes open, until the bar is full."
 POLL_MS = 50
 GIVE_UP_AFTER_S = 10.0  # beyond the capture time: the filter never finished (no face, engine stopped)
 
@@ -30,9 +31,7 @@ class CalibrationDialog(QDialog):
         self.capture_s = capture_s
         self.setWindowTitle("Calibrate your neutral face")
         self.setAccessibleName("Calibration")
-        self.guidance = QLabel(
-            "Relax your face and look at the camera.\nKeep still, mouth closed, eyes open, until the bar is full."
-        )
+        self.guidance = QLabel(GUIDANCE)
         self.guidance.setWordWrap(True)
         self.guidance.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.countdown_label = QLabel()
@@ -78,6 +77,7 @@ class CalibrationDialog(QDialog):
 
     def begin(self) -> None:
         """(Re)start: countdown, then capture."""
+        self.guidance.setText(GUIDANCE)
         self._enter("countdown")
         self.progress.setValue(0)
         self._timer.start()
@@ -105,11 +105,13 @@ class CalibrationDialog(QDialog):
             if left > 0:
                 self.countdown_label.setText(f"{int(left) + 1}")
                 return
-            try:
-                self.session.start_calibration(seconds=self.capture_s)
-            except RuntimeError as exc:
-                self._fail(str(exc))
+            if not self.session.calibration_ready:  # the neutraliser is switched in between two frames
+                if elapsed > self.countdown_s + GIVE_UP_AFTER_S:
+                    self._fail("The camera is not delivering frames. Check it and press Redo.")
+                else:
+                    self.countdown_label.setText("Getting ready…")
                 return
+            self.session.start_calibration(seconds=self.capture_s)
             self._enter("capturing")
             self.countdown_label.setText("Hold still…")
         elif self.phase == "capturing":
@@ -127,7 +129,8 @@ class CalibrationDialog(QDialog):
                 self._show_reference()
                 self.finished_capture.emit(True)
             else:
-                self._fail("No face was captured. Face the camera in good light and press Redo.")
+                why = self.session.calibration_message or "no face was captured"
+                self._fail(f"Calibration did not work ({why}). Face the camera in good light and press Redo.")
 
     def _fail(self, message: str) -> None:
         self._timer.stop()
@@ -138,7 +141,7 @@ class CalibrationDialog(QDialog):
 
     def _show_reference(self) -> None:
         image = self.session.reference_image()
-        if image is None:
+        if image is None or self.session.reference_source == "auto":
             self.reference_view.setPixmap(QPixmap())
             self.reference_view.setText("No neutral face captured yet: the automatic reference is in use.")
             return

@@ -237,8 +237,7 @@ class MainWindow(QMainWindow):
             self.preview.set_banner(PANIC_BANNER if value else "")
         elif name == "mirror":
             self.preview.set_mirror(bool(value))
-        elif name == "filter_name":
-            self._refresh_reference_text()
+        self._refresh_reference_text()  # a new filter, or new neutraliser options, starts from the auto reference
         if self.tray is not None:
             self.tray.refresh()
 

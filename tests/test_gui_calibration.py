@@ -1,0 +1,91 @@
+"""Calibration through the real window: guidance, countdown, progress, the captured neutral, redo and clear."""
+
+from __future__ import annotations
+
+import cv2
+from PySide6.QtCore import Qt
+
+from .conftest import MEDIA
+from .gui_harness import Recorder, face_region_diff, make_settings, make_window, wait_for_face
+from .helpers import read_frames
+
+# d3's longest relaxed stretch (frames 179-214: every expression score <= 0.35, the neutraliser's calibration
+# criterion, measured with the tracker); d0's man squints throughout (eyeSquint ~0.6), so it never calibrates.
+RELAXED_CLIP, RELAXED_FRAMES = MEDIA / "liveportrait_d3.mp4", (179, 214)
+
+
+def relaxed_excerpt(tmp_path):
+    first, last = RELAXED_FRAMES
+    frames = read_frames(RELAXED_CLIP, max_frames=last)[first:]
+    path = tmp_path / "relaxed.mp4"
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30, (width, height))
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def test_calibration_completes_and_changes_the_reference(qtbot, tmp_path):
+    window, session, _store = make_window(
+        tmp_path / "s.json", make_settings(virtual_camera=True), calibration_countdown_s=0.3, calibration_capture_s=1.5
+    )
+    recorder = Recorder(session)
+    qtbot.addWidget(window)
+    window.show()
+    window.start()
+    assert window.filter_controls.neutraliser_box.isHidden()  # blur: no neutraliser controls
+    wait_for_face(qtbot, session)
+    mark = recorder.drain()
+
+    qtbot.keyClick(window, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)  # switches to the neutraliser
+    assert session.settings.filter_name == "neutralise"
+    assert window.filter_controls.neutraliser_box.isVisibleTo(window)
+    dialog = window.calibration_dialog
+    assert dialog is not None and dialog.isVisible()
+    assert "Relax your face and look at the camera" in dialog.guidance.text()
+    assert dialog.phase == "countdown" and dialog.countdown_label.text() == "1"
+    assert not dialog.redo_button.isEnabled()
+    qtbot.waitUntil(lambda: dialog.phase == "capturing", timeout=5000)
+    assert session.reference_source == "auto"
+    qtbot.waitUntil(lambda: dialog.phase in ("done", "failed"), timeout=15000)
+    # A face that never relaxes: the dialog says why and offers Redo; the automatic reference stays in use.
+    assert dialog.phase == "failed" and "relaxed face" in dialog.guidance.text()
+    assert dialog.redo_button.isEnabled() and session.reference_source == "auto"
+
+    assert session.set_source(str(relaxed_excerpt(tmp_path)))  # a relaxed face in front of the camera
+    wait_for_face(qtbot, session)
+    qtbot.mouseClick(dialog.redo_button, Qt.MouseButton.LeftButton)
+    assert dialog.guidance.text().startswith("Relax your face")
+    qtbot.waitUntil(lambda: dialog.phase == "capturing", timeout=5000)
+    auto_reference = session.reference()  # the automatic estimate in use so far
+    progress_seen = set()
+    qtbot.waitUntil(
+        lambda: progress_seen.add(dialog.progress.value()) or dialog.phase in ("done", "failed"), timeout=15000
+    )
+    assert dialog.phase == "done", dialog.guidance.text()
+    assert len(progress_seen) >= 3 and dialog.progress.value() == 100
+    assert session.reference_source == "calibrated"
+    calibrated = session.reference()
+    assert calibrated is not None and calibrated is not auto_reference
+    assert not dialog.reference_view.pixmap().isNull()
+    assert "calibrated" in window.filter_controls.reference_label.text()
+    assert dialog.redo_button.isEnabled() and dialog.clear_button.isEnabled()
+
+    # Everything sent meanwhile came out of the engine's filter path or its obscuring fallback, never the camera.
+    recorder.drain()
+    for sent_key, sent_thumb, _at in recorder.sent[mark:]:
+        processed = recorder.processed_for(sent_key)
+        assert processed is not None, "a sent frame the engine never produced"
+        if processed.state != "face_found":
+            assert face_region_diff(processed.raw_thumb, sent_thumb) > 6
+
+    qtbot.mouseClick(dialog.clear_button, Qt.MouseButton.LeftButton)
+    assert session.reference_source == "auto"
+    qtbot.mouseClick(dialog.redo_button, Qt.MouseButton.LeftButton)
+    assert dialog.phase == "countdown"
+    qtbot.waitUntil(lambda: dialog.phase in ("done", "failed"), timeout=15000)
+    assert dialog.phase == "done" and session.reference_source == "calibrated"
+    qtbot.mouseClick(dialog.done_button, Qt.MouseButton.LeftButton)
+    assert not dialog.isVisible()
+    window.close()
