@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 import filters
-from app.lab.bench import TIMING_COLUMNS, BenchError, add_bench_parser, discover_inputs
+from app.lab.bench import BenchError, add_bench_parser, discover_inputs, parse_filter_spec
+from app.lab.report import TIMING_COLUMNS
 
 from .conftest import JUDGE, MEDIA
 from .helpers import read_frames
@@ -178,13 +179,30 @@ def test_image_folders_are_one_input(tmp_path):
         ("liveportrait_d10", "video", 1),
     ]
     out = tmp_path / "out"
-    assert run_cli("bench", folder, "--out", out, "--filters", "blur", "--strengths", "0,1") == 0
+    assert run_cli("bench", folder, "--out", out, "--filters", "blur,blur:margin=0.5", "--strengths", "0,1") == 0
     document = json.loads((out / "results.json").read_text())
-    assert [(r["input"], r["frames"], r["strength"]) for r in document["rows"]] == [
-        ("stills", 4, 0.0),
-        ("stills", 4, 1.0),
+    assert [(r["input"], r["frames"], r["filter"], r["strength"]) for r in document["rows"]] == [
+        ("stills", 4, "blur", 0.0),
+        ("stills", 4, "blur", 1.0),
+        ("stills", 4, "blur:margin=0.5", 0.0),
+        ("stills", 4, "blur:margin=0.5", 1.0),
     ]
     assert document["rows"][0]["leakage"] == pytest.approx(1.0)
+    # A wider margin blurs more of the frame, so less background stays untouched.
+    assert document["rows"][3]["background_unchanged"] < document["rows"][1]["background_unchanged"]
+
+
+def test_filter_specs_carry_options():
+    assert parse_filter_spec("blur") == ("blur", {})
+    assert parse_filter_spec("blur:margin=0.3:feather=0") == ("blur", {"margin": 0.3, "feather": 0})
+    assert parse_filter_spec("neutralise:regions=brows+mouth:keep_speech=true") == (
+        "neutralise",
+        {"regions": ("brows", "mouth"), "keep_speech": True},
+    )
+    with pytest.raises(BenchError, match="no option"):
+        parse_filter_spec("blur:sparkle=1")
+    with pytest.raises(BenchError, match="unknown filter"):
+        parse_filter_spec("sparkle")
 
 
 def test_bad_input_gives_one_line_and_exit_code_two(tmp_path, capsys):

@@ -12,15 +12,12 @@ the results are the same for any number of workers (apart from the timing column
 from __future__ import annotations
 
 import argparse
-import csv
 import inspect
-import json
-import math
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 from queue import Empty
@@ -32,7 +29,6 @@ import numpy as np
 from app.lab.contact_sheet import crop_tile, face_box
 from app.lab.judge import ExpressionJudge, JudgeError, confusion_table, label_distribution, top_labels
 from app.lab.metrics import (
-    FAMILIES,
     affect_residual,
     face_found,
     family_leakage,
@@ -41,8 +37,11 @@ from app.lab.metrics import (
     neutral_blendshapes,
     speech_kept,
 )
+from app.lab.report import RESULT_COLUMNS, write_report, write_results
 from app.tracking import IMAGE, VIDEO, FaceTracker
 from filters.base import BLENDSHAPE_NAMES, Face
+from filters.face_region import face_mask
+from filters.obscure import obscure_frame
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
@@ -55,23 +54,6 @@ BACKGROUND_MARGIN = 0.3
 BACKGROUND_TOLERANCE = 2
 # The judge's labels that read as "expressive" for the neutralised share (its strongest classes).
 EXPRESSIVE_LABELS = ("happy", "surprise")
-
-METRIC_COLUMNS = (
-    "leakage",
-    *(f"leakage_{family}" for family in FAMILIES),
-    "face_kept",
-    "speech_kept",
-    "jitter_ratio",
-    "background_unchanged",
-    "judge_agree_input",
-    "judge_agree_neutral",
-    "judge_neutralised",
-    *(f"judge_share_{label}" for label in ExpressionJudge.LABELS),
-    "cost_ms",
-    "cost_p95_ms",
-)
-TIMING_COLUMNS = ("cost_ms", "cost_p95_ms")
-ROW_COLUMNS = ("input", "frames", "filter", "strength", *METRIC_COLUMNS, "judge_input_label", "error")
 
 
 class BenchError(Exception):
@@ -182,31 +164,69 @@ def read_input(item: BenchInput, max_frames: int | None = None, step: int = 1) -
         cap.release()
 
 
+def estimated_frames(item: BenchInput, config: BenchConfig) -> int:
+    """How many frames :func:`read_input` will yield (from the container's frame count for videos)."""
+    if item.kind == "images":
+        total = len(item.paths)
+    else:
+        cap = cv2.VideoCapture(str(item.paths[0]))
+        total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        cap.release()
+    count = -(-total // config.step)
+    return min(count, config.max_frames) if config.max_frames else count
+
+
 # --- measuring ----------------------------------------------------------------------------------------------
 
 
-def _obscure(frame: np.ndarray) -> np.ndarray:
-    """What the live pipeline sends when no face is tracked."""
-    from filters.obscure import obscure_frame
-
-    return obscure_frame(frame)
-
-
 def _background_outside(shape: tuple[int, ...], faces: Sequence[Face]) -> np.ndarray:
-    from filters.face_region import face_mask
-
     mask, _ = face_mask(shape[:2], faces, margin=BACKGROUND_MARGIN, feather=0.0)
     return mask <= 0.0
 
 
-def _filter_options(filter_name: str, reference: Any) -> dict[str, Any]:
-    """Options a filter gets besides strength: the ``--reference`` for filters that take one."""
+def _option_value(text: str) -> Any:
+    """``true``/``false``, a number, ``a+b`` (a tuple), or the text itself."""
+    if "+" in text:
+        return tuple(_option_value(part) for part in text.split("+") if part)
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_filter_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """``name`` or ``name:option=value:option=value`` (e.g. ``neutralise:keep_speech=true``) -> (name, options).
+    Raises BenchError for an unknown filter or an option its constructor does not take."""
     from filters import filter_class
 
-    parameters = inspect.signature(filter_class(filter_name).__init__).parameters
+    name, *parts = spec.split(":")
+    try:
+        parameters = inspect.signature(filter_class(name).__init__).parameters
+    except ValueError as exc:
+        raise BenchError(str(exc)) from None
+    options: dict[str, Any] = {}
+    for part in parts:
+        key, sep, value = part.partition("=")
+        if not sep or key not in parameters or key in ("self", "strength"):
+            known = ", ".join(p for p in parameters if p not in ("self", "strength"))
+            raise BenchError(f"filter {name!r} has no option {part!r} (write {name}:OPTION=VALUE; options: {known})")
+        options[key] = _option_value(value)
+    return name, options
+
+
+def _filter_options(spec: str, reference: Any) -> tuple[str, dict[str, Any]]:
+    """The filter's name and options: those in its spec, plus ``--reference`` for filters that take one."""
+    from filters import filter_class
+
+    name, options = parse_filter_spec(spec)
+    parameters = inspect.signature(filter_class(name).__init__).parameters
     if "reference" in parameters and reference is not None:
-        return {"reference": reference}
-    return {}
+        options.setdefault("reference", reference)
+    return name, options
 
 
 def load_reference(path: str, model_path: str) -> Any:
@@ -337,8 +357,8 @@ def measure_input(item: BenchInput, config: BenchConfig, progress: Callable[[str
             result.input_tile = _sheet_tile(frame, baseline)
             break
 
-    for filter_name in config.filters:
-        options = _filter_options(filter_name, reference)
+    for filter_name in config.filters:  # a filter spec: a registered name, possibly with options
+        name, options = _filter_options(filter_name, reference)
         for strength in config.strengths:
             key = cell_key(filter_name, strength)
             row: dict[str, Any] = {
@@ -351,7 +371,7 @@ def measure_input(item: BenchInput, config: BenchConfig, progress: Callable[[str
             }
             try:
                 metrics, tile, confusion = _measure_cell(
-                    create_filter(filter_name, strength, **options), baseline, judge, config.model_path
+                    create_filter(name, strength, **options), baseline, judge, config.model_path
                 )
                 row |= metrics
                 result.tiles[key] = tile
@@ -359,7 +379,7 @@ def measure_input(item: BenchInput, config: BenchConfig, progress: Callable[[str
                     result.confusion[key] = confusion
             except Exception as exc:  # one broken filter must not lose the whole grid: record it, go on
                 row["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
-            result.rows.append({column: row.get(column, float("nan")) for column in ROW_COLUMNS})
+            result.rows.append({column: row.get(column, float("nan")) for column in RESULT_COLUMNS})
             if progress is not None:
                 progress(f"{item.name} · {filter_name} · {strength:g}")
     return result
@@ -379,7 +399,8 @@ def _measure_cell(
         for index, (frame, _) in enumerate(baseline.frames()):
             faces = baseline.tracked[index]
             start = time.perf_counter()
-            out = filt.apply(frame.copy(), faces) if faces else _obscure(frame.copy())
+            # No tracked face: the frame is obscured whole, as the live pipeline does (fail closed).
+            out = filt.apply(frame.copy(), faces) if faces else obscure_frame(frame.copy())
             costs.append((time.perf_counter() - start) * 1000.0)
             if out.shape != frame.shape or out.dtype != np.uint8:
                 raise ValueError(f"filter returned {out.shape} {out.dtype} for a {frame.shape} frame")
@@ -459,7 +480,10 @@ def run_grid(
     context = get_context("spawn")  # mediapipe's threads do not survive fork()
     with context.Manager() as manager, ProcessPoolExecutor(min(workers, len(inputs)), mp_context=context) as pool:
         queue = manager.Queue()
-        futures = [pool.submit(_measure_in_worker, item, config, queue) for item in inputs]
+        # Longest inputs first, so the last worker does not run one long clip alone at the end.
+        order = sorted(range(len(inputs)), key=lambda i: -estimated_frames(inputs[i], config))
+        submitted = {i: pool.submit(_measure_in_worker, inputs[i], config, queue) for i in order}
+        futures = [submitted[i] for i in range(len(inputs))]
         while not all(f.done() for f in futures) or not queue.empty():
             try:
                 label = queue.get(timeout=0.2)
@@ -470,58 +494,7 @@ def run_grid(
         return [f.result() for f in futures]
 
 
-# --- summarising and writing ----------------------------------------------------------------------------------
-
-
-def summarise(rows: Sequence[dict[str, Any]], config: BenchConfig) -> list[dict[str, Any]]:
-    """Per filter x strength: the median of each metric over the inputs (NaN-aware), and how many inputs."""
-    summary = []
-    for filter_name in config.filters:
-        for strength in config.strengths:
-            cell = [r for r in rows if r["filter"] == filter_name and r["strength"] == strength and not r["error"]]
-            entry: dict[str, Any] = {"filter": filter_name, "strength": strength, "inputs": len(cell)}
-            for column in METRIC_COLUMNS:
-                values = np.array([r[column] for r in cell], np.float64)
-                values = values[np.isfinite(values)]
-                entry[column] = float(np.median(values)) if len(values) else float("nan")
-            summary.append(entry)
-    return summary
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        return _json_safe(value.item())
-    return value
-
-
-def write_results(out_dir: Path, results: Sequence[InputResult], config: BenchConfig) -> dict[str, Any]:
-    """results.csv (one row per input x filter x strength) and results.json (rows, summary, confusion tables)."""
-    rows = [row for result in results for row in result.rows]
-    summary = summarise(rows, config)
-    with open(out_dir / "results.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=ROW_COLUMNS)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-    confusion: dict[str, list[list[int]]] = {}
-    for result in results:
-        for key, table in result.confusion.items():
-            confusion[key] = (np.array(confusion.get(key, 0)) + np.array(table)).tolist()
-    document = {
-        "config": asdict(config),
-        "judge_labels": list(ExpressionJudge.LABELS),
-        "rows": rows,
-        "summary": summary,
-        "confusion": confusion,
-    }
-    (out_dir / "results.json").write_text(json.dumps(_json_safe(document), indent=1))
-    return document
+# --- the whole run --------------------------------------------------------------------------------------------
 
 
 def run_bench_to(
@@ -534,12 +507,11 @@ def run_bench_to(
     """The whole bench: measure, then write results, plots, contact sheet and report into ``out_dir``."""
     from app.lab.contact_sheet import build_contact_sheet
     from app.lab.plots import plot_leakage, plot_tradeoff
-    from app.lab.report import write_report
 
     out_dir.mkdir(parents=True, exist_ok=True)
     progress = TextProgress(len(inputs) * len(config.filters) * len(config.strengths), progress_stream)
     results = run_grid(inputs, config, workers, progress)
-    document = write_results(out_dir, results, config)
+    document = write_results(out_dir, [row for r in results for row in r.rows], [r.confusion for r in results], config)
     plot_leakage(document["summary"], config.filters, out_dir / "leakage.png")
     plot_tradeoff(document["summary"], config.filters, out_dir / "tradeoff.png")
     sheet_rows = [
@@ -586,7 +558,12 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="videos, images, or folders of them")
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder for the results")
-    parser.add_argument("--filters", default=None, help="comma-separated filter names (default: every filter)")
+    parser.add_argument(
+        "--filters",
+        default=None,
+        help="comma-separated filters (default: every registered filter); options as NAME:OPTION=VALUE, "
+        "e.g. neutralise:keep_speech=true, tuples as a+b",
+    )
     parser.add_argument(
         "--strengths",
         type=_parse_strengths,
@@ -611,8 +588,8 @@ def run_bench(args: argparse.Namespace) -> int:
     try:
         names = tuple(n.strip() for n in args.filters.split(",") if n.strip()) if args.filters else None
         names = names or tuple(filters.filter_names())
-        for name in names:
-            filters.filter_class(name)  # unknown names fail here with the list of known ones
+        for spec in names:
+            parse_filter_spec(spec)  # unknown names and options fail here, before the long run
         if not names:
             raise BenchError("no filters are registered")
         inputs = discover_inputs(args.inputs)

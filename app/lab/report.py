@@ -1,20 +1,43 @@
-"""report.html: one self-contained page (images inlined as base64, inline CSS, no script, no external asset)."""
+"""What the bench writes: results.csv, results.json, and report.html (one self-contained page: images inlined
+as base64, inline CSS, no script, no external asset)."""
 
 from __future__ import annotations
 
 import base64
+import csv
 import html
+import json
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import cv2
+import numpy as np
 
 from app.lab.judge import ExpressionJudge
 from app.lab.metrics import FAMILIES
 
-SUMMARY_COLUMNS: tuple[tuple[str, str], ...] = (
+METRIC_COLUMNS = (
+    "leakage",
+    *(f"leakage_{family}" for family in FAMILIES),
+    "face_kept",
+    "speech_kept",
+    "jitter_ratio",
+    "background_unchanged",
+    "judge_agree_input",
+    "judge_agree_neutral",
+    "judge_neutralised",
+    *(f"judge_share_{label}" for label in ExpressionJudge.LABELS),
+    "cost_ms",
+    "cost_p95_ms",
+)
+TIMING_COLUMNS = ("cost_ms", "cost_p95_ms")
+RESULT_COLUMNS = ("input", "frames", "filter", "strength", *METRIC_COLUMNS, "judge_input_label", "error")
+
+
+SUMMARY_TABLE: tuple[tuple[str, str], ...] = (
     ("filter", "filter"),
     ("strength", "strength"),
     ("leakage", "leakage"),
@@ -27,7 +50,7 @@ SUMMARY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("judge_neutralised", "judge: neutralised"),
     ("cost_ms", "ms/frame"),
 )
-ROW_COLUMNS = (("input", "input"), *SUMMARY_COLUMNS, ("error", "error"))
+INPUT_TABLE = (("input", "input"), *SUMMARY_TABLE, ("error", "error"))
 
 READING_GUIDE = """
 <ul>
@@ -118,6 +141,62 @@ def _last_strength_per_filter(confusion: Mapping[str, Any]) -> dict[str, Any]:
     return {key: confusion[key] for _, key in best.values()}
 
 
+def summarise(rows: Sequence[Mapping[str, Any]], config: Any) -> list[dict[str, Any]]:
+    """Per filter x strength: the median of each metric over the inputs (NaN-aware), and how many inputs."""
+    summary = []
+    for filter_name in config.filters:
+        for strength in config.strengths:
+            cell = [r for r in rows if r["filter"] == filter_name and r["strength"] == strength and not r["error"]]
+            entry: dict[str, Any] = {"filter": filter_name, "strength": strength, "inputs": len(cell)}
+            for column in METRIC_COLUMNS:
+                values = np.array([r[column] for r in cell], np.float64)
+                values = values[np.isfinite(values)]
+                entry[column] = float(np.median(values)) if len(values) else float("nan")
+            summary.append(entry)
+    return summary
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        return _json_safe(value.item())
+    return value
+
+
+def write_results(
+    out_dir: Path,
+    rows: Sequence[dict[str, Any]],
+    confusions: Sequence[Mapping[str, Sequence[Sequence[int]]]],
+    config: Any,
+) -> dict[str, Any]:
+    """results.csv (one row per input x filter x strength) and results.json (config, rows, summary per filter x
+    strength, judge confusion tables summed over inputs); returns the JSON document."""
+    summary = summarise(rows, config)
+    with open(out_dir / "results.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=RESULT_COLUMNS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    confusion: dict[str, list[list[int]]] = {}
+    for per_input in confusions:
+        for key, table in per_input.items():
+            confusion[key] = (np.array(confusion.get(key, 0)) + np.array(table)).tolist()
+    document = {
+        "config": asdict(config),
+        "judge_labels": list(ExpressionJudge.LABELS),
+        "rows": rows,
+        "summary": summary,
+        "confusion": confusion,
+    }
+    (out_dir / "results.json").write_text(json.dumps(_json_safe(document), indent=1))
+    return document
+
+
 def write_report(out_dir: Path, document: Mapping[str, Any]) -> Path:
     """Write ``out_dir/report.html`` from the bench's results document and the images beside it."""
     config = document["config"]
@@ -135,7 +214,7 @@ def write_report(out_dir: Path, document: Mapping[str, Any]) -> Path:
 <h1>Deadpan filter-strength report</h1>
 <p class="meta">{meta}</p>
 <h2>Summary (median over inputs)</h2>
-{_table(document["summary"], SUMMARY_COLUMNS)}
+{_table(document["summary"], SUMMARY_TABLE)}
 <h2>How to read it</h2>
 {READING_GUIDE}
 <h2>Leakage against strength</h2>
@@ -147,7 +226,7 @@ def write_report(out_dir: Path, document: Mapping[str, Any]) -> Path:
 <h2>Judge: input label vs output label (strongest setting of each filter, all inputs)</h2>
 {_confusion_html(_last_strength_per_filter(document.get("confusion", {})), labels)}
 <h2>Every input</h2>
-{_table(document["rows"], ROW_COLUMNS)}
+{_table(document["rows"], INPUT_TABLE)}
 </body></html>
 """
     path = out_dir / "report.html"
