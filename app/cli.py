@@ -157,44 +157,53 @@ def open_live_output(args: argparse.Namespace):
 
 
 def run_live(args: argparse.Namespace) -> int:
+    from app.model_store import ModelError
     from app.pipeline import Pipeline
+    from app.sinks import SinkError
+    from app.sources import SourceError
 
     try:
         settings = pipeline_settings(args)
         source = open_live_source(args)
         sink = open_live_output(args)
-    except (OptionError, ValueError, argparse.ArgumentTypeError) as exc:
+    except (OptionError, ValueError, argparse.ArgumentTypeError, SourceError) as exc:
         return fail(str(exc))
-    from app.model_store import ModelError
-    from app.sinks import SinkError
-    from app.sources import SourceError
 
     try:
         model = resolve_model_path(args)
         pipeline = Pipeline(source, [sink], settings, model_path=model, fps=args.fps)
-        pipeline.start()
-    except (ModelError, SourceError, SinkError, ValueError, OSError) as exc:
+    except (ModelError, ValueError, OSError) as exc:
         return fail(str(exc), 1)
-
-    stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    line = {"last": ""}
+    first_frame = threading.Event()
 
     def on_status(status) -> None:
         print(f"\r\033[K{status.state}: {status.message}", file=sys.stderr, flush=True)
 
     def on_stats(snapshot) -> None:
-        line["last"] = snapshot.line()
-        print(f"\r\033[K{line['last']}", end="", file=sys.stderr, flush=True)
+        print(f"\r\033[K{snapshot.line()}", end="", file=sys.stderr, flush=True)
+
+    def on_first_frame(_result) -> None:  # the sink opens at the first frame: only then is its name known
+        pipeline.events.frame.disconnect(on_first_frame)
+        first_frame.set()
 
     pipeline.events.status.connect(on_status)
     pipeline.events.stats.connect(on_stats)
-    print(f"deadpan: sending to {sink.device} (Ctrl-C stops)", file=sys.stderr, flush=True)
+    pipeline.events.frame.connect(on_first_frame)
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
+        pipeline.start()
+        first_frame.wait(15.0)
+        if pipeline.sink_errors:  # the output cannot open at all: say why instead of retrying forever
+            pipeline.stop()
+            return fail(pipeline.sink_errors[0], 1)
+        print(f"\r\033[Kdeadpan: sending to {sink.device} (Ctrl-C stops)", file=sys.stderr, flush=True)
         while not stop.is_set() and not pipeline.wait(0.2):
             pass
     except KeyboardInterrupt:
         pass
+    except (SourceError, SinkError) as exc:
+        return fail(str(exc), 1)
     finally:
         signal.signal(signal.SIGTERM, previous)
         pipeline.events.stats.disconnect(on_stats)
@@ -322,6 +331,8 @@ def launch_app() -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    # The status line already says what went wrong; engine warnings would repeat it mid-line.
+    logging.basicConfig(level=logging.ERROR, format="deadpan: %(message)s")
     if not argv:
         return launch_app()
     args = build_parser(argv[0]).parse_args(argv)

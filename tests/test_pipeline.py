@@ -331,12 +331,12 @@ def test_a_stalled_source_keeps_the_stream_flowing_with_the_last_frame_obscured(
     assert len(results) == 30
     last_before = results[9].output
     repeats = [f for f in collect.frames if not any(f is r.output for r in results)]
-    # ~1 s of stall at 30 fps, minus the 0.1 s grace before a stall counts: about 27 repeats.
-    assert 18 <= len(repeats) <= 32, len(repeats)
+    # ~1 s of stall at 30 fps, minus the 0.5 s grace before a stall counts: about 15 repeats.
+    assert 10 <= len(repeats) <= 18, len(repeats)
     expected = obscure_frame(last_before)
     assert all(np.array_equal(f, expected) for f in repeats)
     gaps = np.diff(collect.times)
-    assert gaps.max() < 0.2, f"the output froze for {gaps.max():.2f} s"
+    assert gaps.max() < 0.6, f"the output froze for {gaps.max():.2f} s"
     assert any(s.state == "no_source" and "obscured" in s.message for s in statuses)
     assert pipeline.stats().resent == len(repeats)
 

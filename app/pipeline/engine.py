@@ -24,7 +24,7 @@ from app.events import EventEmitter
 from app.pipeline.failsafe import FaceGate, FailSafe, is_valid_output, obscure_frame
 from app.pipeline.settings import PipelineSettings
 from app.pipeline.stats import StatsCollector, StatsSnapshot
-from app.sinks.base import Sink
+from app.sinks.base import Sink, SinkError
 from app.sources.base import CapturedFrame, Source
 from app.tracking import FaceTracker
 from filters import Face, Filter, create_filter
@@ -90,7 +90,8 @@ class _SinkSlot:
         self.size: tuple[int, int] | None = None  # (width, height) once started
         self.failures = 0
         self.retry_at = 0.0
-        self.error = ""
+        self.error = ""  # for the status line
+        self.reason = ""  # the sink's own message
 
     def write(self, frame: np.ndarray, fps: float, now: float) -> None:
         if self.failures and now < self.retry_at:
@@ -107,10 +108,12 @@ class _SinkSlot:
             self.failures += 1
             delay = min(self.MAX_RETRY_S, self.FIRST_RETRY_S * 2 ** (self.failures - 1))
             self.retry_at = now + delay
-            self.error = f"output {self.sink.device} failed ({_describe(exc)}), retrying in {delay:.1f} s"
+            # Sink errors are written for users (what to do); anything else gets its type for context.
+            self.reason = str(exc).splitlines()[0] if isinstance(exc, SinkError) and str(exc) else _describe(exc)
+            self.error = f"output {self.sink.device} failed ({self.reason}), retrying in {delay:.1f} s"
             log.warning("%s", self.error)
         else:
-            self.failures, self.error = 0, ""
+            self.failures, self.error, self.reason = 0, "", ""
 
     def stop(self) -> None:
         if self.size is not None:
@@ -123,7 +126,9 @@ class _SinkSlot:
 
 class Pipeline:
     """Source -> tracker -> filter -> sinks; see the module docstring. ``fps``: the output rate used to open
-    sinks and to pace obscured repeats while the source stalls (default: the source's own fps, else 30)."""
+    sinks and to pace obscured repeats while the source stalls (default: the source's own fps, else 30).
+    ``stall_after_s``: how long the source may be silent before those repeats start (shorter hiccups are not
+    worth flashing an obscured frame into the call)."""
 
     def __init__(
         self,
@@ -134,7 +139,7 @@ class Pipeline:
         model_path: str | Path | None = None,
         tracker: FaceTracker | None = None,
         fps: float | None = None,
-        stall_after_s: float = 0.1,
+        stall_after_s: float = 0.5,
     ) -> None:
         self.events = PipelineEvents()
         self._settings = settings or PipelineSettings()
@@ -200,8 +205,9 @@ class Pipeline:
 
     @property
     def sink_errors(self) -> list[str]:
+        """Why each failing output failed, in the sink's own words (empty when all outputs work)."""
         with self._lock:
-            return [slot.error for slot in self._slots if slot.error]
+            return [slot.reason for slot in self._slots if slot.reason]
 
     def stats(self) -> StatsSnapshot:
         return self._stats.snapshot(time.monotonic(), self._source_dropped())
@@ -489,7 +495,8 @@ class Pipeline:
         return FaceTracker(self._model_path, max_faces=settings.max_faces, smoothing=settings.smoothing)
 
     def _set_status(self, status: Status) -> None:
-        errors = self.sink_errors
+        with self._lock:
+            errors = [slot.error for slot in self._slots if slot.error]
         if errors and status.state != "stopped":
             status = Status(status.state, f"{status.message}; {errors[0]}", status.faces)
         if status != self._status:

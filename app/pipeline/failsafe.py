@@ -7,23 +7,9 @@ frame obscured, the last good output ("hold"), or a plain card, by the user's ch
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
-try:  # team FILTERS' implementation; the inline fallback below keeps the engine fail-closed without it
-    from filters.obscure import card_frame, obscure_frame
-except ImportError:  # pragma: no cover - only until filters/obscure.py lands
-
-    def obscure_frame(frame_bgr: np.ndarray) -> np.ndarray:
-        height, width = frame_bgr.shape[:2]
-        tiny = cv2.resize(frame_bgr, (max(1, width // 40), max(1, height // 40)), interpolation=cv2.INTER_AREA)
-        return cv2.resize(tiny, (width, height), interpolation=cv2.INTER_LINEAR)
-
-    def card_frame(height: int, width: int, text: str = "Camera paused") -> np.ndarray:
-        card = np.full((height, width, 3), 48, np.uint8)
-        cv2.putText(card, text, (width // 10, height // 2), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (220, 220, 220), 2)
-        return card
-
+from filters.obscure import card_frame, obscure_frame
 
 __all__ = ["FailSafe", "FaceGate", "card_frame", "is_valid_output", "obscure_frame"]
 

@@ -1,0 +1,175 @@
+"""``deadpan`` end to end: offline processing of a real clip and image with the real tracker, live ``run``
+stopped by Ctrl-C, one-line errors for bad options."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+import pyvirtualcam
+
+from app import cli
+from app.doctor import format_findings, run_checks
+from app.pipeline.failsafe import obscure_frame
+
+from .conftest import CLIPS, MODEL, ROOT
+from .helpers import read_frames, tracked_clip
+from .pipeline_doubles import face_hidden, face_hull_mask, paint_over_face
+
+D0 = next(p for p in CLIPS if p.name == "liveportrait_d0.mp4")
+
+
+def test_process_a_clip_keeps_size_and_frame_count_covers_the_face_and_leaves_the_background(tmp_path, capsys):
+    out, stats = tmp_path / "out.mp4", tmp_path / "stats.json"
+    assert cli.main(["process", str(D0), "-o", str(out), "--stats", str(stats), "--model", str(MODEL)]) == 0
+    err = capsys.readouterr().err
+    assert "78/78" in err and f"wrote {out}" in err  # the progress bar reached the end
+    frames, faces = tracked_clip(D0)
+    written = read_frames(out)
+    assert len(written) == len(frames) == 78
+    for i, (result, raw) in enumerate(zip(written, frames)):
+        assert result.shape == raw.shape
+        assert face_hidden(result, raw, faces[i][0]), f"face visible in frame {i}"
+        far = ~face_hull_mask(raw.shape[:2], faces[i][0], grow=2.0)
+        # mp4v is lossy: "unchanged" means no more than its own compression error.
+        diff = np.abs(result.astype(np.int16) - raw.astype(np.int16))[far]
+        assert diff.mean() < 4.0, f"background changed in frame {i}"
+    report = json.loads(stats.read_text())
+    assert report["frames"] == 78 and (report["width"], report["height"]) == (512, 512)
+    assert report["states"] == {"face_found": 78}
+    for stage in ("decode", "track", "filter", "encode", "total"):
+        assert report["stage_ms"][stage]["p95"] >= report["stage_ms"][stage]["p50"] > 0
+    assert not [p for p in tmp_path.iterdir() if "partial" in p.name]
+
+
+def test_process_an_image_and_one_without_a_face(tmp_path):
+    frames, faces = tracked_clip(D0)
+    photo, faceless = tmp_path / "photo.png", tmp_path / "faceless.png"
+    cv2.imwrite(str(photo), frames[40])
+    cv2.imwrite(str(faceless), paint_over_face(frames[40], faces[40][0]))
+    for name in ("photo", "faceless"):
+        assert cli.main(["process", str(tmp_path / f"{name}.png"), "-o", str(tmp_path / f"{name}-out.png")]) == 0
+    out = cv2.imread(str(tmp_path / "photo-out.png"))
+    assert out.shape == frames[40].shape
+    assert face_hidden(out, frames[40], faces[40][0])
+    far = ~face_hull_mask(out.shape[:2], faces[40][0], grow=2.0)
+    assert np.array_equal(out[far], frames[40][far])  # png is lossless: the background is bit-exact
+    # No face found in a still: fail closed, the whole picture obscured.
+    painted = cv2.imread(str(faceless))
+    assert np.array_equal(cv2.imread(str(tmp_path / "faceless-out.png")), obscure_frame(painted))
+
+
+def exit_status(args: list[str]) -> int:
+    """What ``deadpan ARGS`` exits with (argparse exits by raising SystemExit; our checks return)."""
+    try:
+        return cli.main(args)
+    except SystemExit as exc:
+        return exc.code
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["process", "{clip}", "-o", "{tmp}/o.mp4", "--strength", "1.5"], "strength must be between 0 and 1"),
+        (["process", "{clip}", "-o", "{tmp}/o.mp4", "--strength", "high"], "strength must be a number"),
+        (["process", "{clip}", "-o", "{tmp}/o.mp4", "--faces", "0"], "--faces: must be a whole number of at least 1"),
+        (["process", "{clip}", "-o", "{tmp}/o.mp4", "--filter", "sepia"], "unknown filter 'sepia'; choose one of"),
+        (["process", "{tmp}/missing.mp4", "-o", "{tmp}/o.mp4"], "no such file"),
+        (["process", "{clip}", "-o", "{tmp}/no/such/dir/o.mp4"], "does not exist"),
+        (["process", "{clip}", "-o", "{tmp}/o.png"], "give an output name of the same kind"),
+        (
+            ["process", "{clip}", "-o", "{tmp}/o.mp4", "--reference", "{clip}"],
+            "--reference does not apply to filter blur",
+        ),
+        (["process", "{clip}", "-o", "{tmp}/o.mp4", "--on-face-lost", "panic"], "invalid choice: 'panic'"),
+        (["run", "--input", "{clip}", "--fps", "0"], "--fps: must be greater than 0"),
+        (["run", "--input", "{clip}", "--camera", "0"], "not allowed with argument"),
+        (["run", "--camera", "0", "--loop"], "--loop applies to --input only"),
+        (["run", "--input", "{clip}", "--output", "{tmp}/no/dir/x.mp4"], "does not exist"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_wrong_options_give_one_line_exit_2_and_write_nothing(tmp_path, capsys, args, words):
+    args = [a.format(clip=D0, tmp=tmp_path) for a in args]
+    assert exit_status(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert words in err and len(err.splitlines()) == 1, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_no_arguments_without_a_display_says_so_in_one_line(monkeypatch, capsys):
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(var, raising=False)
+    assert cli.main([]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no display" in err and len(err.splitlines()) == 1
+
+
+def test_no_arguments_when_the_app_cannot_be_imported_says_so_in_one_line(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "app.gui.main", None)  # makes the import fail like a missing module
+    assert cli.main([]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "desktop app is not available" in err and "deadpan run" in err and len(err.splitlines()) == 1
+
+
+def test_doctor_reports_the_same_findings_and_exits_1_only_on_a_problem(capsys):
+    status = cli.main(["doctor", "--model", str(MODEL)])
+    findings = run_checks(model=str(MODEL))
+    assert status == (0 if all(f.ok for f in findings) else 1)
+    assert capsys.readouterr().out.strip() == format_findings(findings).strip()
+
+
+def test_bench_is_offered_by_the_lab_without_slowing_other_commands(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["bench", "--help"])
+    assert info.value.code == 0 and "--strengths" in capsys.readouterr().out
+    assert "bench" in cli.build_parser("run").format_help()
+
+
+def test_run_records_a_looping_file_and_stops_cleanly_on_ctrl_c(tmp_path):
+    out = tmp_path / "live.mp4"
+    env = dict(os.environ, DEADPAN_MODEL=str(MODEL))
+    command = [sys.executable, "-m", "app.cli", "run", "--input", str(D0), "--loop", "--output", str(out)]
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        lines = []
+        while time.monotonic() < deadline:  # wait until statistics show frames flowing
+            line = proc.stderr.readline()
+            lines.append(line)
+            if " fps | latency" in line:
+                break
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGINT)
+        rest = proc.communicate(timeout=30)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = "".join(lines) + rest
+    assert proc.returncode == 0, text[-2000:]
+    assert "Traceback" not in text
+    assert "stopped" in text and "p95" in text
+    written = read_frames(out)
+    assert len(written) > 25 and written[0].shape == (512, 512, 3)
+
+
+class BrokenDriver:
+    """A virtual-camera driver that is installed but cannot open (what a missing kernel module looks like)."""
+
+    def __init__(self, **kwargs):
+        raise RuntimeError("device busy")
+
+
+def test_run_to_a_virtual_camera_that_cannot_open_exits_1_with_the_reason(capsys):
+    pyvirtualcam.register_backend("deadpan-test-broken", BrokenDriver)
+    status = cli.main(["run", "--input", str(D0), "--output", "vcam", "--backend", "deadpan-test-broken"])
+    assert status == 1
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("deadpan: error: no virtual camera could be opened") and "device busy" in last
