@@ -14,12 +14,14 @@ from filters.neutralise.geometry import compute_targets, jaw_participation, smoo
 from filters.neutralise.mesh import TRIANGLES
 from filters.neutralise.reference import AutoReference, Calibration, NeutralReference
 from filters.neutralise.regions import REGIONS, landmark_weights
+from filters.neutralise.texture import blend_mouth
 from filters.neutralise.warp import warp_region
 from filters.registry import register_filter
 
 FALLOFF = 0.25  # eye distances: how far a region's pull reaches into the rest of the face (Gaussian sigma)
 TURN_LIMIT = (25.0, 35.0)  # degrees: from here the face blends to blur (mesh and reference less trustworthy)
 RESIDUAL_LIMIT = (0.05, 0.10)  # eye distances of skull misfit over which the face blends to blur
+MOUTH_GAP_FULL = 0.08  # eye distances of lip parting at which the reference mouth texture is fully blended in
 REFERENCE_EASE = 0.2  # per frame: how fast a changing auto reference is followed (no pops)
 
 
@@ -149,10 +151,17 @@ class NeutraliseFilter(Filter):
             keep_speech=self.keep_speech,
             keep_blinks=self.keep_blinks,
         )
-        warped = warp_region(frame, targets.current, targets.target, TRIANGLES, step=_grid_step(face))
+        step = _grid_step(face)
+        warped = warp_region(frame, targets.current, targets.target, TRIANGLES, step=step)
         if warped is not None:
             patch, (x0, y0, x1, y1) = warped
             frame[y0:y1, x0:x1] = patch
+        if self.texture and not self.keep_speech and reference.mouth_image is not None:
+            # Teeth show when the lips part; the reference's closed mouth covers them, in proportion.
+            alpha = (
+                self.gains["mouth"] * self.strength**2 * float(smoothstep(0.0, MOUTH_GAP_FULL, targets.mouth_opening))
+            )
+            blend_mouth(frame, targets.target, reference.mouth_image, reference.mouth_points, alpha, step)
         distrust = max(
             float(smoothstep(*TURN_LIMIT, targets.turn_degrees)),
             float(smoothstep(*RESIDUAL_LIMIT, targets.fit_residual)),

@@ -51,6 +51,7 @@ class Targets:
     target: np.ndarray  # (478 + anchors, 2) pixels: where they should go
     turn_degrees: float  # head turn away from the camera (0 = frontal)
     fit_residual: float  # RMS misfit of the skull points, eye distances
+    mouth_opening: float  # inner lip gap beyond the reference's, eye distances (teeth may show)
 
 
 def compute_targets(
@@ -79,14 +80,15 @@ def compute_targets(
         # A blink (score well above a squint's) keeps its eyelids; squinting and widening are still removed.
         for lids, index in ((_RIGHT_EYELIDS, _BLINK[0]), (_LEFT_EYELIDS, _BLINK[1])):
             pull[lids] *= 1.0 - float(smoothstep(0.35, 0.6, face.blendshapes[index]))
+    gap_now = pose_free[LOWER_LIP_INNER_MID, 1] - pose_free[UPPER_LIP_INNER_MID, 1]
+    gap_ref = reference[LOWER_LIP_INNER_MID, 1] - reference[UPPER_LIP_INNER_MID, 1]
+    opening = max(0.0, float(gap_now - gap_ref))
     if keep_speech:
         # Keep how far the jaw has dropped (the inner lip gap beyond the neutral one), nothing else of the mouth.
-        gap_now = pose_free[LOWER_LIP_INNER_MID, 1] - pose_free[UPPER_LIP_INNER_MID, 1]
-        gap_ref = reference[LOWER_LIP_INNER_MID, 1] - reference[UPPER_LIP_INNER_MID, 1]
-        desired[:, 1] += max(0.0, float(gap_now - gap_ref)) * jaw_share
+        desired[:, 1] += opening * jaw_share
     moved = pose_free + (strength * pull)[:, None] * (desired - pose_free)
     back = to_ref.inverse()
     ring = anchors(reference)
     target_px = np.vstack([back.apply(moved)[:, :2], back.apply(ring)[:, :2]])
     current_px = np.vstack([current[:, :2], target_px[len(current) :]])
-    return Targets(current_px, target_px, turn, residual)
+    return Targets(current_px, target_px, turn, residual, opening)

@@ -25,10 +25,11 @@ FACE_OVAL = np.array(
 )  # in contour order (a closed loop)
 TESSELATION_EDGES = np.array([(c.start, c.end) for c in _Mesh.FACE_LANDMARKS_TESSELATION], dtype=np.intp)
 
-# Points on the skull that expressions barely move: forehead, nose bridge and tip, inner eye corners, temples and
-# the upper face outline. Head pose is fitted on these only, so a smile or raised brows never tilt the reference.
+# Points on the skull that expressions barely move: nose bridge and tip, inner eye corners, temples and the upper
+# face outline (not the mid-forehead: raised brows drag its skin). Head pose is fitted on these only, so a smile
+# or raised brows never tilt the reference.
 STABLE = np.array(
-    [10, 151, 9, 8, 168, 6, 197, 195, 5, 4, 1, 133, 362, 127, 356, 234, 454, 21, 251, 162, 389, 109, 338, 67, 297],
+    [10, 168, 6, 197, 195, 5, 4, 1, 133, 362, 127, 356, 234, 454, 21, 251, 162, 389, 109, 338, 67, 297],
     dtype=np.intp,
 )
 
@@ -48,10 +49,11 @@ EYELIDS = np.array(
 
 
 def region_cores(canonical: np.ndarray) -> dict[str, np.ndarray]:
-    """Landmarks each region moves as a whole, given a frontal pose-free shape ``(478, 3)`` (y points down).
+    """Landmarks that define each region, given a frontal pose-free shape ``(478, 3)`` (y points down).
 
-    The mouth region is the whole lower face below the nose tip (lips, cheeks below the nose, chin and jaw line):
-    smiling, frowning and jaw opening move all of it."""
+    The mouth region's core is the whole lower face below the nose tip (lips, cheeks, chin and jaw line): smiling,
+    frowning and jaw opening move all of it. Every other landmark belongs to the regions by proximity (see
+    :func:`landmark_weights`), so the forehead goes with the brows and the cheekbones with the eyes."""
     nose_tip_y = canonical[4, 1]
     lower_face = np.flatnonzero(canonical[:468, 1] > nose_tip_y)
     return {
@@ -62,15 +64,17 @@ def region_cores(canonical: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def landmark_weights(canonical: np.ndarray, gains: dict[str, float], falloff: float) -> np.ndarray:
-    """(478,) pull of each landmark towards the reference: the region's gain on its core landmarks, falling off
-    as a Gaussian of the distance (in the pose-free frame) into the rest of the face, so the warp has no edge.
-    ``falloff`` is the Gaussian's sigma in the units of ``canonical``."""
-    weights = np.zeros(len(canonical), np.float32)
-    xy = canonical[:, :2]
-    for name, core in region_cores(canonical).items():
-        gain = float(gains.get(name, 0.0))
-        if gain <= 0.0:
-            continue
-        d2 = ((xy[:, None, :] - xy[None, core, :]) ** 2).sum(axis=2).min(axis=1)
-        weights = np.maximum(weights, gain * np.exp(-0.5 * d2 / falloff**2).astype(np.float32))
-    return weights
+    """(478,) pull of each landmark towards the reference.
+
+    Each landmark's membership of the three regions is a soft nearest-core partition of unity (Gaussian of the
+    distance to each region's core, normalised), so with every region at gain 1 the whole face follows the
+    reference, and a region switched off fades out over about ``falloff`` (eye distances) instead of leaving an
+    edge in the warp."""
+    xy = canonical[:, :2].astype(np.float64)
+    cores = region_cores(canonical)
+    d2 = np.stack([((xy[:, None, :] - xy[None, core, :]) ** 2).sum(axis=2).min(axis=1) for core in cores.values()])
+    logits = -0.5 * d2 / falloff**2
+    membership = np.exp(logits - logits.max(axis=0))
+    membership /= membership.sum(axis=0)
+    region_gain = np.array([float(gains.get(name, 0.0)) for name in cores])[:, None]
+    return (region_gain * membership).sum(axis=0).astype(np.float32)

@@ -101,6 +101,27 @@ def displacement_grid(
     return disp_x, disp_y
 
 
+def inverse_map(
+    src: np.ndarray, dst: np.ndarray, triangles: np.ndarray, roi: tuple[int, int, int, int], step: int
+) -> np.ndarray:
+    """(y1-y0, x1-x0, 2) float32 map for ``cv2.remap``: for each pixel of ``roi`` inside a ``dst`` triangle, the
+    matching point of the ``src`` triangle; the pixel itself elsewhere."""
+    x0, y0, x1, y1 = roi
+    # Coarse node k sits at pixel (x0 - step) + step*k + (step-1)/2, which is where cv2.resize (pixel-centre
+    # convention) puts coarse sample k when upsampling by ``step``; one node of margin on each side (zero
+    # displacement there) keeps the upsampled absolute coordinates exact up to the region's edge.
+    grid_w = -(-(x1 - x0) // step) + 2
+    grid_h = -(-(y1 - y0) // step) + 2
+    ox = x0 - step + (step - 1) / 2.0
+    oy = y0 - step + (step - 1) / 2.0
+    disp_x, disp_y = displacement_grid(src, dst, triangles, (ox, oy), (grid_h, grid_w), step)
+    coarse = np.empty((grid_h, grid_w, 2), np.float32)
+    coarse[..., 0] = disp_x + (ox + step * np.arange(grid_w, dtype=np.float32))[None, :]
+    coarse[..., 1] = disp_y + (oy + step * np.arange(grid_h, dtype=np.float32))[:, None]
+    fine = cv2.resize(coarse, (grid_w * step, grid_h * step), interpolation=cv2.INTER_LINEAR)
+    return fine[step : step + y1 - y0, step : step + x1 - x0]
+
+
 def warp_region(
     image: np.ndarray,
     src: np.ndarray,
@@ -124,18 +145,6 @@ def warp_region(
     y1 = min(int(np.ceil(corners[:, 1].max())) + 1, height)
     if x1 - x0 < 2 or y1 - y0 < 2:
         return None
-    # Coarse node k sits at pixel (x0 - step) + step*k + (step-1)/2, which is where cv2.resize (pixel-centre
-    # convention) puts coarse sample k when upsampling by ``step``; one node of margin on each side (zero
-    # displacement there) keeps the upsampled absolute coordinates exact up to the region's edge.
-    grid_w = -(-(x1 - x0) // step) + 2
-    grid_h = -(-(y1 - y0) // step) + 2
-    ox = x0 - step + (step - 1) / 2.0
-    oy = y0 - step + (step - 1) / 2.0
-    disp_x, disp_y = displacement_grid(src, dst, active, (ox, oy), (grid_h, grid_w), step)
-    coarse = np.empty((grid_h, grid_w, 2), np.float32)
-    coarse[..., 0] = disp_x + (ox + step * np.arange(grid_w, dtype=np.float32))[None, :]
-    coarse[..., 1] = disp_y + (oy + step * np.arange(grid_h, dtype=np.float32))[:, None]
-    fine = cv2.resize(coarse, (grid_w * step, grid_h * step), interpolation=cv2.INTER_LINEAR)
-    maps = fine[step : step + y1 - y0, step : step + x1 - x0]
+    maps = inverse_map(src, dst, active, (x0, y0, x1, y1), step)
     patch = cv2.remap(image, maps, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return patch, (x0, y0, x1, y1)

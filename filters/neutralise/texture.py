@@ -1,0 +1,82 @@
+"""The texture step: where geometry cannot help (teeth showing in an open or smiling mouth), blend in the
+reference's own mouth, warped into the current pose with the same triangle machinery and matched to the current
+lighting (Lab mean and spread), with a feathered edge. A few small OpenCV calls on the mouth box only."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from filters.base import NUM_LANDMARKS
+from filters.neutralise.mesh import TRIANGLES
+from filters.neutralise.regions import LIPS, TESSELATION_EDGES
+from filters.neutralise.warp import inverse_map
+
+OUTER_LIPS = np.array(
+    [61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185], dtype=np.intp
+)
+
+
+def _mouth_area() -> np.ndarray:
+    """The lips and two rings of mesh neighbours around them: the texture's triangles must cover the mask."""
+    area = set(LIPS.tolist())
+    for _ in range(2):
+        area |= {int(b) for a, b in TESSELATION_EDGES if a in area} | {
+            int(a) for a, b in TESSELATION_EDGES if b in area
+        }
+    return np.array(sorted(area), dtype=np.intp)
+
+
+MOUTH_AREA = _mouth_area()
+_inside = np.zeros(NUM_LANDMARKS + 64, bool)
+_inside[MOUTH_AREA] = True
+MOUTH_TRIANGLES = TRIANGLES[_inside[TRIANGLES].all(axis=1)]
+MASK_GROWTH = 1.15  # the blend mask is the outer lip line grown by this much about the mouth centre
+
+
+def blend_mouth(
+    frame: np.ndarray,
+    target: np.ndarray,
+    mouth_image: np.ndarray,
+    mouth_points: np.ndarray,
+    alpha: float,
+    step: int,
+) -> None:
+    """Blend the reference mouth into ``frame`` (in place) at the ``target`` landmark positions (pixels)."""
+    if alpha <= 0.0:
+        return
+    height, width = frame.shape[:2]
+    outline = target[OUTER_LIPS]
+    centre = outline.mean(axis=0)
+    outline = centre + MASK_GROWTH * (outline - centre)
+    pad = 0.15 * float(np.ptp(outline[:, 0]))
+    x0 = max(int(np.floor(outline[:, 0].min() - pad)), 0)
+    y0 = max(int(np.floor(outline[:, 1].min() - pad)), 0)
+    x1 = min(int(np.ceil(outline[:, 0].max() + pad)) + 1, width)
+    y1 = min(int(np.ceil(outline[:, 1].max() + pad)) + 1, height)
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return
+    maps = inverse_map(mouth_points, target[:NUM_LANDMARKS], MOUTH_TRIANGLES, (x0, y0, x1, y1), step)
+    source = cv2.remap(mouth_image, maps, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    mask = np.zeros((y1 - y0, x1 - x0), np.float32)
+    cv2.fillPoly(mask, [np.round(outline - (x0, y0)).astype(np.int32)], 1.0, cv2.LINE_AA)
+    feather = max(3, int(pad) | 1)
+    mask = cv2.GaussianBlur(mask, (feather, feather), 0) * float(min(alpha, 1.0))
+    region = frame[y0:y1, x0:x1]
+    matched = _match_colour(source, region, mask > 0.5)
+    region[:] = (region * (1.0 - mask[..., None]) + matched * mask[..., None]).astype(np.uint8)
+
+
+def _match_colour(source: np.ndarray, target: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """``source`` with its Lab mean and spread (over ``where``) moved to ``target``'s: the reference was lit
+    differently, the current frame's light is the one to keep."""
+    if where.sum() < 16:
+        return source.astype(np.float32)
+    src = cv2.cvtColor(source, cv2.COLOR_BGR2LAB).astype(np.float32)
+    dst = cv2.cvtColor(target, cv2.COLOR_BGR2LAB).astype(np.float32)
+    mu_s, sd_s = src[where].mean(axis=0), src[where].std(axis=0) + 1.0
+    mu_d, sd_d = dst[where].mean(axis=0), dst[where].std(axis=0) + 1.0
+    # The current mouth holds teeth and shadow the reference does not: its spread only loosely guides the gain.
+    gain = np.clip(sd_d / sd_s, 0.7, 1.3)
+    out = (src - mu_s) * gain + mu_d
+    return cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_LAB2BGR).astype(np.float32)
