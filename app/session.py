@@ -93,12 +93,6 @@ def _default_virtual_camera():
     return VirtualCameraSink()
 
 
-def _default_doctor() -> list:
-    from app.doctor import run_checks
-
-    return run_checks()
-
-
 def _is_file_spec(spec: str) -> bool:
     return not spec.isdigit() and not spec.startswith("/dev/video") and Path(spec).is_file()
 
@@ -118,7 +112,7 @@ class Session:
         open_source: Callable[[str, int, int, int], Any] = _default_open_source,
         list_cameras: Callable[[], list] = _default_list_cameras,
         virtual_camera: Callable[[], Any] = _default_virtual_camera,
-        doctor: Callable[[], list] = _default_doctor,
+        doctor: Callable[[], list] | None = None,
         on_settings_changed: Callable[[AppSettings], None] | None = None,
     ) -> None:
         self.settings = dataclasses.replace(settings)
@@ -381,7 +375,11 @@ class Session:
 
     def _run_doctor(self) -> list:
         try:
-            return list(self._doctor())
+            if self._doctor is not None:
+                return list(self._doctor())
+            from app.doctor import run_checks
+
+            return run_checks(str(self.model_path))
         except Exception as exc:
             return [_Finding("doctor", False, f"the checks themselves failed: {_one_line(exc)}")]
 

@@ -92,6 +92,9 @@ class CameraPanel(QGroupBox):
         self.resolution_combo.setCurrentIndex(max(0, self.resolution_combo.findData(f"{s.width}x{s.height}")))
         self.fps_combo.setCurrentIndex(max(0, self.fps_combo.findData(s.fps)))
         self.mirror_check.setChecked(s.mirror)
+        is_file = current is not None and Path(current).is_file()
+        for combo in (self.resolution_combo, self.fps_combo):
+            combo.setEnabled(not is_file)  # a file plays at its own size and rate
         for widget, was in zip(combos, blocked):
             widget.blockSignals(was)
 

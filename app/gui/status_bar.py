@@ -14,6 +14,8 @@ STATE_TEXT = {
     "stopped": "Stopped",
 }
 
+STAGE_NAMES = {"read_wait": "wait", "track": "track", "filter": "filter", "sink": "send"}
+
 
 def status_text(status) -> str:
     """One line for a pipeline ``Status``: the state in words, the face count, and the engine's message."""
@@ -54,4 +56,5 @@ class StatsStatusBar(QStatusBar):
             f"{stats.fps:.0f} fps · {stats.latency_p50_ms:.0f} ms (p95 {stats.latency_p95_ms:.0f}) · "
             f"{stats.dropped} dropped"
         )
-        self.stages_label.setText(" ".join(f"{name} {ms:.1f}" for name, ms in stats.stage_ms.items()) + " ms")
+        stages = [(STAGE_NAMES.get(name, name), ms) for name, ms in stats.stage_ms.items() if name != "total"]
+        self.stages_label.setText(" · ".join(f"{name} {ms:.1f}" for name, ms in stages) + " ms")

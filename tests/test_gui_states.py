@@ -1,0 +1,122 @@
+"""The window's calm states: no camera, a virtual camera that cannot start, the first-run model download."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialog
+
+from app.gui.model_download import ModelDownloadDialog, ensure_model
+from app.model_store import verify_model
+from app.settings_store import AppSettings
+from app.sinks import VirtualCameraSink
+from app.sources.listing import list_cameras
+
+from .conftest import MODEL
+from .gui_harness import make_settings, make_window
+from .test_session import fake_sysfs
+
+
+def test_no_camera_shows_a_friendly_empty_state_and_picks_up_a_plugged_camera(qtbot, tmp_path):
+    sysfs = fake_sysfs(tmp_path / "video4linux", {})
+    window, session, _store = make_window(
+        tmp_path / "s.json",
+        AppSettings(),
+        list_cameras=lambda: list_cameras(sysfs_root=sysfs, dev_root=tmp_path / "dev"),
+    )
+    qtbot.addWidget(window)
+    window.show()
+    window.start()
+    assert "No camera found" in window.preview.empty_text and "Video file" in window.preview.empty_text
+    assert not window.message_bar.isVisible()  # not an error
+    assert window.camera_panel.camera_combo.currentText() == "No camera found"
+    assert not window.camera_panel.camera_combo.isEnabled()
+    fake_sysfs(sysfs, {2: "HD Pro Webcam C920"})
+    window.camera_panel.poll_timer.setInterval(50)
+    qtbot.waitUntil(lambda: window.camera_panel.camera_combo.findText("HD Pro Webcam C920") >= 0, timeout=3000)
+    assert window.camera_panel.camera_combo.isEnabled()
+    window.close()
+
+
+def test_virtual_camera_failure_shows_the_fix_in_the_window(qtbot, tmp_path):
+    # The real sink with the platform's backends: no driver exists here, so it fails for real.
+    window, session, _store = make_window(tmp_path / "s.json", make_settings(), virtual_camera=VirtualCameraSink)
+    qtbot.addWidget(window)
+    window.show()
+    window.start()
+    panel = window.virtual_camera_panel
+    qtbot.mouseClick(panel.toggle_button, Qt.MouseButton.LeftButton)
+    assert session.virtual_camera_state.state == "failed"
+    assert not panel.toggle_button.isChecked() and panel.toggle_button.text() == "Start virtual camera"
+    assert panel.findings_label.isVisibleTo(window)
+    text = panel.findings_label.text()
+    assert "What is wrong and how to fix it" in text and "Fix:" in text
+    assert "could not start" in panel.device_label.text() and panel.sending_label.text() == "Not sending"
+    window.close()
+
+
+def test_virtual_camera_on_shows_what_to_choose_in_the_call(qtbot, tmp_path):
+    window, session, _store = make_window(tmp_path / "s.json", make_settings())
+    qtbot.addWidget(window)
+    window.show()
+    window.start()
+    panel = window.virtual_camera_panel
+    assert panel.sending_label.text() == "Not sending"
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    qtbot.keyClick(window, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert session.virtual_camera_state.state == "on"
+    assert "choose <b>Deadpan Test Camera</b> as your camera" in panel.device_label.text()
+    qtbot.waitUntil(lambda: panel.sending_label.text() == "Sending to the call", timeout=15000)
+    window.close()
+
+
+@pytest.fixture
+def model_server():
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(MODEL.parent))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/{MODEL.name}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_first_run_downloads_the_model_with_progress(qtbot, tmp_path, model_server, monkeypatch):
+    monkeypatch.delenv("DEADPAN_MODEL")
+    dialog = ModelDownloadDialog(url=model_server, cache_dir=tmp_path)
+    qtbot.addWidget(dialog)
+    values = []
+    dialog.progress.valueChanged.connect(values.append)
+    with qtbot.waitSignal(dialog.accepted, timeout=20000):
+        dialog.show()
+    assert dialog.model_path == tmp_path / "models" / MODEL.name
+    verify_model(dialog.model_path)
+    assert values[-1] == 100 and len(values) >= 3
+    assert ensure_model(cache_dir=tmp_path, url="http://127.0.0.1:9/unused") == dialog.model_path  # no dialog now
+
+
+def test_offline_first_run_says_how_to_supply_the_file_and_can_be_cancelled(qtbot, tmp_path, monkeypatch):
+    monkeypatch.delenv("DEADPAN_MODEL")
+    dialog = ModelDownloadDialog(url="http://127.0.0.1:9/face_landmarker.task", cache_dir=tmp_path)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(dialog.retry_button.isVisible, timeout=20000)
+    text = dialog.detail.text()
+    assert "could not download" in text and str(tmp_path / "models" / MODEL.name) in text
+    assert "Choose model file" in text
+    assert not dialog.use_file(tmp_path / "nothing.task") and "not found" in dialog.detail.text()
+    assert dialog.use_file(MODEL) and dialog.result() == QDialog.DialogCode.Accepted
+    assert dialog.model_path == MODEL
+
+    again = ModelDownloadDialog(url="http://127.0.0.1:9/face_landmarker.task", cache_dir=tmp_path)
+    qtbot.addWidget(again)
+    again.show()
+    qtbot.mouseClick(again.cancel_button, Qt.MouseButton.LeftButton)
+    assert again.result() == QDialog.DialogCode.Rejected and again.model_path is None
+    assert not (tmp_path / "models" / MODEL.name).exists()

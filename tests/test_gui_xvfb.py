@@ -1,0 +1,100 @@
+"""The real app, started as users start it, in a real X server (Xvfb): frames flow and a screenshot is saved.
+
+The test process itself stays offscreen; the app runs in a subprocess with QT_QPA_PLATFORM=xcb on a display
+of its own. The screenshot goes to artifacts/gui_xvfb.png for a human to look at.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from .conftest import MODEL, ROOT
+from .gui_harness import CLIP
+
+SCREEN = (1600, 1000)
+
+
+def start_xvfb() -> tuple[subprocess.Popen, str]:
+    for number in range(91, 160):
+        if Path(f"/tmp/.X{number}-lock").exists() or Path(f"/tmp/.X11-unix/X{number}").exists():
+            continue
+        server = subprocess.Popen(
+            ["Xvfb", f":{number}", "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24", "-nolisten", "tcp"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and server.poll() is None:
+            if Path(f"/tmp/.X11-unix/X{number}").exists():
+                return server, f":{number}"
+            time.sleep(0.05)
+        server.kill()
+        server.wait()
+    raise RuntimeError("could not start Xvfb on any display from :91 to :159")
+
+
+def screenshot(display: str, path: Path) -> np.ndarray | None:
+    done = subprocess.run(
+        ["import", "-display", display, "-window", "root", f"png:{path}"], capture_output=True, timeout=20
+    )
+    return cv2.imread(str(path)) if done.returncode == 0 else None
+
+
+def shows_live_video(image: np.ndarray | None) -> bool:
+    """A window with a camera picture in it: many distinct colours (the UI alone has a few dozen)."""
+    if image is None or image.std() < 10:
+        return False
+    colours = np.unique(image[::2, ::2].reshape(-1, 3) // 4, axis=0)
+    return len(colours) > 3000
+
+
+@pytest.mark.xvfb
+def test_app_window_under_xvfb_shows_live_preview(tmp_path, artifacts_dir):
+    settings_path = tmp_path / "settings.json"
+    settings_path.write_text(json.dumps({"camera": str(CLIP), "filter_name": "blur", "mirror": True}))
+    server, display = start_xvfb()
+    env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb", DEADPAN_MODEL=str(MODEL))
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    app = subprocess.Popen(
+        [sys.executable, "-m", "app.gui.main", "--settings", str(settings_path), "--no-tray"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    out = artifacts_dir / "gui_xvfb.png"
+    try:
+        image = None
+        deadline = time.monotonic() + 45
+        while time.monotonic() < deadline and app.poll() is None:
+            time.sleep(1.0)
+            image = screenshot(display, out)
+            if shows_live_video(image):
+                time.sleep(1.5)  # a little longer: the stats line fills in after a second or two
+                image = screenshot(display, out)
+                break
+        assert app.poll() is None, "the app exited:\n" + app.stdout.read().decode(errors="replace")[-3000:]
+        assert image is not None and image.shape[:2] == (SCREEN[1], SCREEN[0])
+        assert shows_live_video(image), f"no live picture on screen; see {out}"
+        # The window covers a good part of the screen (no window manager: it sits at the top left).
+        rows, cols = np.nonzero(image.max(axis=2) > 0)
+        assert cols.max() - cols.min() > 800 and rows.max() - rows.min() > 500
+    finally:
+        app.terminate()
+        try:
+            app.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            app.kill()
+            app.wait()
+        server.terminate()
+        server.wait(timeout=10)

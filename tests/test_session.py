@@ -1,0 +1,167 @@
+"""The Session model without any Qt: the real engine, a real clip as the camera, real camera listing."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from app.session import Session
+from app.settings_store import AppSettings
+from app.sinks import VirtualCameraSink
+from app.sources.listing import list_cameras
+
+from .capture_backend import BACKEND_NAME, register
+from .conftest import MEDIA, MODEL
+
+CLIP = MEDIA / "liveportrait_d0.mp4"
+
+
+def wait(predicate, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def fake_sysfs(root: Path, cameras: dict[int, str]) -> Path:
+    for number, name in cameras.items():
+        node = root / f"video{number}"
+        node.mkdir(parents=True, exist_ok=True)
+        (node / "name").write_text(name + "\n")
+        (node / "index").write_text("0\n")
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+@pytest.fixture
+def session():
+    register()
+    made = []
+
+    def make(settings: AppSettings, **kw) -> Session:
+        kw.setdefault("virtual_camera", lambda: VirtualCameraSink(backend=BACKEND_NAME))
+        kw.setdefault("list_cameras", lambda: [])
+        made.append(Session(settings, model_path=MODEL, **kw))
+        return made[-1]
+
+    yield make
+    for s in made:
+        s.close()
+
+
+def test_no_camera_is_a_state_not_an_error(session):
+    s = session(AppSettings())
+    seen = []
+    s.events.source.connect(seen.append)
+    s.start()
+    assert s.source_state.state == "none" and "No camera found" in s.source_state.message
+    assert seen == [s.source_state] and not s.running and s.pipeline is None
+    state = s.start_virtual_camera()
+    assert state.state == "failed" and "first" in state.message  # says what to do, no traceback
+
+
+def test_plugging_a_camera_in_is_noticed_and_tried(session, tmp_path):
+    sysfs = fake_sysfs(tmp_path / "video4linux", {})
+    s = session(AppSettings(), list_cameras=lambda: list_cameras(sysfs_root=sysfs, dev_root=tmp_path / "dev"))
+    lists, sources = [], []
+    s.events.cameras.connect(lists.append)
+    s.events.source.connect(sources.append)
+    s.start()
+    assert s.cameras == [] and s.source_state.state == "none"
+    fake_sysfs(sysfs, {0: "Integrated Webcam"})
+    s.refresh_cameras()
+    assert [c.name for c in lists[-1]] == ["Integrated Webcam"]
+    # It is opened at once; this fake device cannot deliver, so the failure is a state with a message.
+    assert sources[-1].state == "failed" and "Could not open" in sources[-1].message
+    s.refresh_cameras()
+    assert len(lists) == 1  # no event when nothing changed
+    (sysfs / "video0" / "name").unlink()
+    (sysfs / "video0" / "index").unlink()
+    (sysfs / "video0").rmdir()
+    s.refresh_cameras()
+    assert lists[-1] == []
+
+
+def test_choices_reach_the_running_engine_and_are_remembered(session):
+    saved = []
+    s = session(AppSettings(camera=str(CLIP), filter_name="blur"), on_settings_changed=saved.append)
+    changes, frames = [], []
+    s.events.changed.connect(lambda name, value: changes.append(name))
+    got_frame = threading.Event()
+    s.events.frame.connect(lambda result: (frames.append(result.status.state), got_frame.set()))
+    s.start()
+    assert s.running and s.source_state.state == "open" and s.source_state.name == CLIP.name
+    assert got_frame.wait(15)
+
+    s.set_filter("neutralise")
+    s.set_strength(0.6)
+    s.set_regions(["mouth", "brows"])
+    s.set_keep_speech(True)
+    settings = s.pipeline.settings
+    assert settings.filter_name == "neutralise" and settings.strength == pytest.approx(0.6)
+    assert settings.filter_options == {"regions": ("brows", "mouth"), "keep_speech": True, "keep_blinks": True}
+    assert s.settings.strengths == {"neutralise": 0.6} and s.settings.regions == ("brows", "mouth")
+    s.set_filter("blur")
+    assert s.pipeline.settings.strength == 1.0 and s.pipeline.settings.filter_options == {}
+    assert wait(lambda: type(s.pipeline.filter).__name__ == "BlurFilter")
+    assert changes == ["filter_name", "strengths", "regions", "keep_speech", "filter_name"]
+    assert saved and saved[-1] is s.settings
+
+    with pytest.raises(ValueError):
+        s.set_strength(1.5)
+    with pytest.raises(ValueError):
+        s.set_regions(["nose"])
+    with pytest.raises(ValueError):
+        s.set_filter("no-such-filter")
+
+    s.set_panic(True)
+    assert s.pipeline.settings.panic and changes[-1] == "panic" and "panic" not in s.settings.__dict__
+    assert wait(lambda: frames[-1] == "panic")
+    s.set_panic(False)
+    assert wait(lambda: frames[-1] == "face_found")
+
+
+def test_a_source_that_fails_keeps_the_old_one_running(session, tmp_path):
+    s = session(AppSettings(camera=str(CLIP), filter_name="blur"))
+    messages = []
+    s.events.message.connect(messages.append)
+    s.start()
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video")
+    assert s.set_source(str(broken)) is False
+    assert s.source_state.state == "failed" and "broken.mp4" in messages[-1] and "\n" not in messages[-1]
+    assert s.running and s.settings.camera == str(CLIP)
+
+
+def test_virtual_camera_that_cannot_start_brings_the_doctors_findings(session):
+    # No virtual-camera driver can exist on this machine: the real sink fails for real, the real doctor explains.
+    s = session(AppSettings(camera=str(CLIP), filter_name="blur"), virtual_camera=lambda: VirtualCameraSink())
+    s.start()
+    state = s.start_virtual_camera()
+    assert state.state == "failed" and state.message
+    problems = [f for f in state.findings if not f.ok]
+    assert problems and all(f.fix for f in problems)
+    assert s.settings.virtual_camera is False and s.virtual_camera_sink is None
+
+
+def test_virtual_camera_on_and_off(session):
+    backend = register()
+    s = session(AppSettings(camera=str(CLIP), filter_name="blur"))
+    s.start()
+    state = s.start_virtual_camera()
+    assert state.state == "on" and state.device == "Deadpan Test Camera" and s.settings.virtual_camera
+    assert wait(lambda: s.virtual_camera_sink.frames_sent >= 3)
+    s.stop_virtual_camera()
+    count = len(backend.received_bgr())
+    time.sleep(0.3)
+    assert len(backend.received_bgr()) == count and s.virtual_camera_state.state == "off"
+
+
+def test_a_remembered_filter_that_no_longer_exists_falls_back():
+    s = Session(AppSettings(filter_name="retired-filter"), model_path=MODEL)
+    assert s.settings.filter_name == "neutralise"
