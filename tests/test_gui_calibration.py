@@ -88,4 +88,6 @@ def test_calibration_completes_and_changes_the_reference(qtbot, tmp_path):
     assert dialog.phase == "done" and session.reference_source == "calibrated"
     qtbot.mouseClick(dialog.done_button, Qt.MouseButton.LeftButton)
     assert not dialog.isVisible()
+    window.filter_controls.keep_speech.setChecked(True)  # new options: a new neutraliser, and the user is told
+    assert window.message_bar.isVisibleTo(window) and "calibrate again" in window.message_label.text()
     window.close()

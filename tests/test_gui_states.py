@@ -42,6 +42,18 @@ def test_no_camera_shows_a_friendly_empty_state_and_picks_up_a_plugged_camera(qt
     window.close()
 
 
+def test_a_remembered_camera_that_is_gone_is_a_calm_message_in_the_preview(qtbot, tmp_path):
+    window, session, _store = make_window(tmp_path / "s.json", make_settings(camera="/dev/video97"))
+    qtbot.addWidget(window)
+    window.show()
+    window.start()
+    assert session.source_state.state == "failed" and not session.running
+    assert "Could not open /dev/video97" in window.preview.empty_text and "Video file" in window.preview.empty_text
+    assert session.set_source(str(make_settings().camera))  # the way out works
+    qtbot.waitUntil(window.preview.has_picture, timeout=15000)
+    window.close()
+
+
 def test_virtual_camera_failure_shows_the_fix_in_the_window(qtbot, tmp_path):
     # The real sink with the platform's backends: no driver exists here, so it fails for real.
     window, session, _store = make_window(tmp_path / "s.json", make_settings(), virtual_camera=VirtualCameraSink)

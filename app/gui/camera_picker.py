@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
@@ -68,10 +69,15 @@ class CameraPanel(QGroupBox):
         self.open_file_button.clicked.connect(self.choose_file)
         self.mirror_check.toggled.connect(session.set_mirror)
 
+        # On Linux listing reads sysfs (cheap, opens nothing), so it runs every 2 s and plugging in just works.
+        # Elsewhere listing has to open devices, so it only runs when the user opens the camera list.
         self.poll_timer = QTimer(self)
         self.poll_timer.setInterval(CAMERA_POLL_MS)
-        self.poll_timer.timeout.connect(session.refresh_cameras)  # cheap: lists devices without opening them
-        self.poll_timer.start()
+        self.poll_timer.timeout.connect(session.refresh_cameras)
+        if sys.platform.startswith("linux"):
+            self.poll_timer.start()
+        else:
+            self.camera_combo.showPopup = self._refresh_then_show_popup  # type: ignore[method-assign]
 
     def refresh(self) -> None:
         s = self.session.settings
@@ -97,6 +103,10 @@ class CameraPanel(QGroupBox):
             combo.setEnabled(not is_file)  # a file plays at its own size and rate
         for widget, was in zip(combos, blocked):
             widget.blockSignals(was)
+
+    def _refresh_then_show_popup(self) -> None:
+        self.session.refresh_cameras()
+        QComboBox.showPopup(self.camera_combo)
 
     def choose_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a video file", str(Path.home()), VIDEO_FILTER)

@@ -124,6 +124,8 @@ class MainWindow(QMainWindow):
         self._restore_geometry()
         self._refresh_reference_text()
         self.tray = make_tray(session, self) if tray else None
+        if self.tray is not None:
+            self.tray.refresh()
 
     # ----- wiring -------------------------------------------------------------------------------------------------
     def _make_actions(self) -> None:
@@ -250,6 +252,8 @@ class MainWindow(QMainWindow):
         self.camera_panel.refresh()
         if state.state == "none":
             self.preview.clear(NO_CAMERA_TEXT)
+        elif state.state == "failed" and not self.session.running:
+            self.preview.clear(f"{state.message}\n\nChoose another camera, or press “Video file…”.")
 
     def _refresh_reference_text(self) -> None:
         source = self.session.reference_source
