@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import filters
+from app.cli import main as cli_main
 from app.lab.bench import BenchError, add_bench_parser, discover_inputs, parse_filter_spec
 from app.lab.report import TIMING_COLUMNS
 
@@ -212,8 +213,11 @@ def test_bad_input_gives_one_line_and_exit_code_two(tmp_path, capsys):
     assert run_cli("bench", tmp_path / "notes.txt", "--out", tmp_path / "o") == 2
     (tmp_path / "bad.onnx").write_bytes(b"x")
     assert run_cli("bench", CLIPS[0], "--out", tmp_path / "o", "--judge", tmp_path / "bad.onnx") == 2
+    (tmp_path / "taken").write_text("a file where the results folder should go")
+    assert run_cli("bench", CLIPS[0], "--out", tmp_path / "taken", "--filters", "blur") == 2
+    assert cli_main(["bench", str(tmp_path / "missing.mp4"), "--out", str(tmp_path / "o")]) == 2  # via `deadpan`
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 4 and all(line.startswith("deadpan bench: ") for line in err)
+    assert len(err) == 6 and all(line.startswith("deadpan bench: ") for line in err), err
     assert "sparkle" in err[1] and "blur" in err[1]  # says which filters exist
     assert not (tmp_path / "o").exists()
     with pytest.raises(SystemExit):

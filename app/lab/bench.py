@@ -548,14 +548,15 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``bench`` on a ``parser.add_subparsers()`` object (its handler is ``args.func = run_bench``)."""
-    parser = subparsers.add_parser(
-        "bench",
-        help="measure how much expression each filter lets through",
-        description="Run every filter at every strength on the inputs and write results.csv/json, plots, "
-        "a contact sheet and a self-contained report.html to --out.",
-    )
+BENCH_HELP = "measure how much expression each filter lets through"
+BENCH_DESCRIPTION = (
+    "Run every filter at every strength on the inputs and write results.csv/json, plots, a contact sheet and a "
+    "self-contained report.html to --out."
+)
+
+
+def configure_bench_parser(parser: argparse.ArgumentParser) -> None:
+    """Add the ``bench`` arguments to ``parser``."""
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="videos, images, or folders of them")
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder for the results")
     parser.add_argument(
@@ -576,6 +577,12 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--max-frames", type=_positive_int, default=None, help="at most N frames per input")
     parser.add_argument("--step", type=_positive_int, default=1, help="use every K-th frame (default 1)")
     parser.add_argument("--model", default=None, help="face_landmarker.task (default: $DEADPAN_MODEL or cache)")
+
+
+def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``bench`` on a ``parser.add_subparsers()`` object (its handler is ``args.func = run_bench``)."""
+    parser = subparsers.add_parser("bench", help=BENCH_HELP, description=BENCH_DESCRIPTION)
+    configure_bench_parser(parser)
     parser.set_defaults(func=run_bench)
     return parser
 
@@ -610,6 +617,9 @@ def run_bench(args: argparse.Namespace) -> int:
         document = run_bench_to(inputs, config, Path(args.out), workers=args.workers)
     except (BenchError, JudgeError, ModelError, ValueError) as exc:
         print(f"deadpan bench: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # e.g. --out is a file, or the disk is full
+        print(f"deadpan bench: cannot write the results to {args.out}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     failed = [r for r in document["rows"] if r["error"]]
     for row in failed:
