@@ -82,10 +82,12 @@ def compute_targets(
             pull[lids] *= 1.0 - float(smoothstep(0.35, 0.6, face.blendshapes[index]))
     gap_now = pose_free[LOWER_LIP_INNER_MID, 1] - pose_free[UPPER_LIP_INNER_MID, 1]
     gap_ref = reference[LOWER_LIP_INNER_MID, 1] - reference[UPPER_LIP_INNER_MID, 1]
-    opening = max(0.0, float(gap_now - gap_ref))
+    opening = max(0.0, float(gap_now - gap_ref))  # (texture: teeth may show)
     if keep_speech:
-        # Keep how far the jaw has dropped (the inner lip gap beyond the neutral one), nothing else of the mouth.
-        desired[:, 1] += opening * jaw_share
+        # Keep the jaw's vertical movement, nothing else of the mouth: each landmark keeps its current height in
+        # proportion to how much it rides on the jaw (lower lip and chin fully, mouth corners half, upper lip
+        # not), while mouth width, the upper lip and the brows still go to the reference.
+        desired[:, 1] += jaw_share * (pose_free[:, 1] - desired[:, 1])
     moved = pose_free + (strength * pull)[:, None] * (desired - pose_free)
     back = to_ref.inverse()
     ring = anchors(reference)

@@ -1,0 +1,100 @@
+"""The neutraliser's parts on their own: warp exactness, mesh topology, pose removal, reference files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from filters.base import NUM_LANDMARKS
+from filters.neutralise import NeutralReference, reference_from_image
+from filters.neutralise.alignment import Similarity, fit_similarity, to_pose_free
+from filters.neutralise.mesh import NUM_ANCHORS, TRIANGLES
+from filters.neutralise.regions import REGIONS, landmark_weights
+from filters.neutralise.warp import warp_region
+
+from .conftest import CLIPS
+from .helpers import tracked_clip
+
+
+def _triangle_scene():
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 255, (300, 300, 3), np.uint8)
+    points = np.array([[100, 100], [200, 100], [150, 200], [20, 20], [280, 20], [280, 280], [20, 280]], np.float32)
+    triangles = np.array([[0, 1, 2], [3, 4, 0], [4, 1, 0], [4, 5, 1], [5, 2, 1], [5, 6, 2], [6, 3, 2], [3, 0, 2]])
+    return image, points, triangles
+
+
+@pytest.mark.parametrize("step", [1, 3, 5])
+def test_warp_moves_pixels_exactly_and_leaves_the_rest_alone(step):
+    image, points, triangles = _triangle_scene()
+    moved = points.copy()
+    moved[:3] += (3.0, 0.0)  # the inner triangle shifts right by 3 px, the outer ring stays
+    patch, (x0, y0, x1, y1) = warp_region(image, points, moved, triangles, step=step)
+    out = image.copy()
+    out[y0:y1, x0:x1] = patch
+    # Inside the shifted triangle the output is the input moved by 3 px, to the pixel.
+    assert np.array_equal(out[120:150, 140:160], image[120:150, 137:157])
+    # The anchors did not move: nothing outside their hull changes.
+    assert (x0, y0, x1, y1) == (20, 20, 281, 281)
+    assert np.array_equal(out[:20], image[:20]) and np.array_equal(out[:, 282:], image[:, 282:])
+
+
+def test_warp_of_unmoved_points_is_nothing():
+    image, points, triangles = _triangle_scene()
+    assert warp_region(image, points, points.copy(), triangles) is None
+
+
+def test_mesh_covers_every_landmark_and_anchor():
+    assert TRIANGLES.min() == 0 and TRIANGLES.max() == NUM_LANDMARKS + NUM_ANCHORS - 1
+    used = np.unique(TRIANGLES)
+    # Iris points (468..477) are not warped vertices: gaze is left alone.
+    expected = np.r_[np.arange(468), np.arange(NUM_LANDMARKS, NUM_LANDMARKS + NUM_ANCHORS)]
+    assert np.array_equal(used, expected)
+    assert len(np.unique(np.sort(TRIANGLES, axis=1), axis=0)) == len(TRIANGLES)
+
+
+def test_pose_removal_ignores_head_pose():
+    frames, faces = tracked_clip(CLIPS[0])
+    face = faces[0][0]
+    template = reference_from_image(frames[0], face).landmarks
+    angle = np.radians(20)
+    rotation = np.array([[np.cos(angle), 0, np.sin(angle)], [0, 1, 0], [-np.sin(angle), 0, np.cos(angle)]])
+    turned = Similarity(1.3, rotation, np.array([40.0, -25.0, 7.0])).apply(face.landmarks)
+    pose_free, sim, residual = to_pose_free(turned, template)
+    assert residual < 1e-4
+    assert np.abs(pose_free - template).max() < 1e-3
+    back = fit_similarity(template, turned)
+    assert abs(back.scale * sim.scale - 1) < 1e-4
+
+
+def test_region_weights_partition_the_face():
+    frames, faces = tracked_clip(CLIPS[0])
+    shape = reference_from_image(frames[0], faces[0][0]).landmarks
+    all_on = landmark_weights(shape, dict.fromkeys(REGIONS, 1.0), 0.25)
+    assert np.allclose(all_on, 1.0, atol=1e-5)
+    mouth_only = landmark_weights(shape, {"mouth": 1.0}, 0.25)
+    assert mouth_only[14] > 0.99 and mouth_only[159] < 0.1  # lower lip pulled, upper eyelid left
+    assert mouth_only.min() >= 0.0 and mouth_only.max() <= 1.0
+
+
+def test_reference_file_round_trip_is_small_and_atomic(tmp_path):
+    frames, faces = tracked_clip(CLIPS[0])
+    reference = reference_from_image(frames[0], faces[0][0])
+    assert reference.mouth_image is not None and reference.mouth_image.shape[1] <= 128
+    path = tmp_path / "profile" / "neutral.npz"
+    reference.save(path)
+    assert [p.name for p in path.parent.iterdir()] == ["neutral.npz"]  # no temporary file left behind
+    loaded = NeutralReference.load(path)
+    assert np.array_equal(loaded.landmarks, reference.landmarks)
+    assert np.array_equal(loaded.mouth_image, reference.mouth_image)
+    assert path.stat().st_size < 60_000  # landmarks and a mouth crop, never a frame
+
+
+def test_loading_something_else_is_one_clear_error(tmp_path):
+    bogus = tmp_path / "neutral.npz"
+    bogus.write_bytes(b"not a reference")
+    with pytest.raises(ValueError, match="not a readable neutral reference") as info:
+        NeutralReference.load(bogus)
+    assert "\n" not in str(info.value)
+    with pytest.raises(ValueError):
+        NeutralReference(np.zeros((10, 3), np.float32))
