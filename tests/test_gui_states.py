@@ -67,7 +67,11 @@ def test_virtual_camera_failure_shows_the_fix_in_the_window(qtbot, tmp_path):
     assert panel.findings_label.isVisibleTo(window)
     text = panel.findings_label.text()
     assert "What is wrong and how to fix it" in text and "Fix:" in text
-    assert "could not start" in panel.device_label.text() and panel.sending_label.text() == "Not sending"
+    assert (
+        "could not start" in panel.device_label.text()
+        and "&#x27;" not in panel.device_label.text()
+        and panel.sending_label.text() == "Not sending"
+    )
     window.close()
 
 

@@ -23,9 +23,11 @@ def status_text(status) -> str:
     if status.state == "face_found" and status.faces != 1:
         text = f"{status.faces} faces found"
     message = (status.message or "").strip()
-    if message and message.lower() not in text.lower():
-        text = f"{text} — {message}"
-    return text
+    if status.state in ("error", "no_source", "stopped") or status.state not in STATE_TEXT:
+        detail = message  # the engine's words say what went wrong
+    else:
+        detail = message.partition(";")[2].strip()  # only what the engine appended (e.g. an output failing)
+    return f"{text} — {detail}" if detail else text
 
 
 class StatsStatusBar(QStatusBar):

@@ -30,6 +30,7 @@ class VirtualCameraPanel(QGroupBox):
         self.sending_label.setAccessibleName("Sending status")
         self.device_label = QLabel()
         self.device_label.setWordWrap(True)
+        self.device_label.setTextFormat(Qt.TextFormat.RichText)
         self.device_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.findings_label = QLabel()
         self.findings_label.setWordWrap(True)
@@ -70,6 +71,8 @@ class VirtualCameraPanel(QGroupBox):
             )
         elif state.state == "starting":
             self.device_label.setText("Starting…")
+        elif state.state == "failed" and any(not getattr(f, "ok", True) for f in state.findings):
+            self.device_label.setText("The virtual camera could not start. Nothing is being sent.")
         elif state.state == "failed":
             self.device_label.setText(f"The virtual camera could not start: {html.escape(state.message)}")
         else:
