@@ -70,8 +70,8 @@ def test_frames_arrive_at_the_requested_rate():
     assert backend.opened[0]["fps"] == 12.0
     assert len(times) == 40
     gaps = np.diff(times)
-    assert abs(np.median(gaps) - 1 / 12) < 0.008, np.median(gaps)
-    assert abs((len(times) - 1) / (times[-1] - times[0]) - 12.0) < 1.0
+    assert abs(np.median(gaps) - 1 / 12) < 0.012, np.median(gaps)
+    assert abs((len(times) - 1) / (times[-1] - times[0]) - 12.0) < 1.5
     assert np.percentile(gaps, 90) < 1.5 / 12  # steady: no long holes
 
 

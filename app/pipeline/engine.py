@@ -1,9 +1,11 @@
 """The live engine: source -> face tracker -> filter -> sinks, fail-closed, timed, observable.
 
 Threads: the source captures on its own thread and keeps only its newest frame (stale frames are dropped,
-never queued); one worker thread here reads that frame, tracks, filters and writes the sinks, so a slow
-stage delays only itself and never the capture. Settings changes are prepared on the caller's thread and
-swapped in between two frames, so every frame is processed with one consistent set of settings.
+never queued). Here a tracking thread takes that frame and tracks it, and an output thread filters it and
+writes the sinks; the two hand over through a one-frame mailbox that also keeps only the newest, so on two
+cores tracking frame n+1 overlaps filtering frame n and throughput is set by the slower stage, not the sum.
+Settings changes are prepared on the caller's thread and swapped in between two frames (filter settings by
+the output thread, tracker changes by the tracking thread), so every frame sees one consistent set.
 """
 
 from __future__ import annotations
@@ -61,6 +63,46 @@ class PipelineEvents:
     frame: EventEmitter = field(default_factory=lambda: EventEmitter("frame"))
     status: EventEmitter = field(default_factory=lambda: EventEmitter("status"))
     stats: EventEmitter = field(default_factory=lambda: EventEmitter("stats"))
+
+
+@dataclass
+class _Tracked:
+    """A frame on its way from the tracking stage to the output stage."""
+
+    captured: CapturedFrame
+    faces: tuple[Face, ...] | None  # None: not tracked (tracking raised, or panic skipped it)
+    error: str  # why tracking failed ("" if it did not)
+    timings: dict[str, float]
+    started: float  # perf_counter() when the frame was taken from the source
+    generation: int  # bumped when the source changes: the output stage then starts afresh
+    tracker_swapped: bool = False
+
+
+class _Mailbox:
+    """One slot between the two stages: ``put`` replaces an untaken item (returns True if it did)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._item: _Tracked | None = None
+        self.closed = False
+
+    def put(self, item: _Tracked) -> bool:
+        with self._cond:
+            replaced = self._item is not None
+            self._item = item
+            self._cond.notify_all()
+            return replaced
+
+    def take(self, timeout: float) -> _Tracked | None:
+        with self._cond:
+            self._cond.wait_for(lambda: self._item is not None or self.closed, timeout)
+            item, self._item = self._item, None
+            return item
+
+    def close(self) -> None:
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
 
 
 def _describe(exc: BaseException) -> str:
@@ -156,7 +198,8 @@ class Pipeline:
 
         self._update_lock = threading.Lock()  # serialises update() callers
         self._lock = threading.Lock()  # guards the hand-over fields below and the sink list
-        self._pending: dict[str, Any] | None = None
+        self._pending: dict[str, Any] | None = None  # settings and filter, for the output stage
+        self._pending_tracker: FaceTracker | None = None  # for the tracking stage
         self._pending_source: Source | None = None
         self._panic_now = threading.Event()  # seen right before the sinks, so panic wins even mid-frame
         if self._settings.panic:
@@ -166,8 +209,12 @@ class Pipeline:
         self._failsafe = FailSafe(self._settings.on_face_lost)
         self._stats = StatsCollector()
         self._status = Status("starting", "starting: sending obscured frames until a face is found")
-        self._thread: threading.Thread | None = None
+        self._status_lock = threading.RLock()
+        self._threads: list[threading.Thread] = []
         self._stop_event = threading.Event()
+        self._mailbox = _Mailbox()
+        self._generation = 0  # of the tracking stage
+        self._output_generation = 0  # the last one the output stage saw
         self._last_output: np.ndarray | None = None
         self._stall_cache: tuple[int, np.ndarray] | None = None
         self._last_frame_at = 0.0
@@ -189,7 +236,7 @@ class Pipeline:
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return any(t.is_alive() for t in self._threads)
 
     @property
     def fps(self) -> float:
@@ -223,21 +270,29 @@ class Pipeline:
             self._source.start()
             self._source_started = True
         self._stop_event.clear()
-        self._thread = threading.Thread(target=self._run, name="deadpan-pipeline", daemon=True)
-        self._thread.start()
+        self._mailbox = _Mailbox()
+        self._threads = [
+            threading.Thread(target=self._tracking_loop, name="deadpan-track", daemon=True),
+            threading.Thread(target=self._output_loop, name="deadpan-output", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
         return self
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the worker ends (the input ended, or ``stop()``); True if it has ended."""
-        if self._thread is not None:
-            self._thread.join(timeout)
+        """Block until the stream ends (the input ended, or ``stop()``); True if it has ended."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         return not self.running
 
     def stop(self) -> None:
         self._stop_event.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5.0)
-        self._thread = None
+        self._mailbox.close()
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(timeout=5.0)
+        self._threads = []
         if self._source is not None and self._source_started:
             self._stop_quietly(self._source)
             self._source_started = False
@@ -247,6 +302,10 @@ class Pipeline:
         if self._owns_tracker and self._tracker is not None:
             self._tracker.close()
             self._tracker = None
+        with self._lock:
+            unused, self._pending_tracker = self._pending_tracker, None
+        if unused is not None:
+            unused.close()
         if self._status.state != "stopped":  # "input ended" says more than "stopped"
             self._set_status(Status("stopped", "stopped"))
 
@@ -287,9 +346,9 @@ class Pipeline:
                 if new_filter is not None:
                     pending["filter"] = new_filter
                 if new_tracker is not None:
-                    if pending.get("tracker") is not None:
-                        pending["tracker"].close()
-                    pending["tracker"] = new_tracker
+                    if self._pending_tracker is not None:  # superseded before it was ever used
+                        self._pending_tracker.close()
+                    self._pending_tracker = new_tracker
                 pending["settings"] = wanted
                 self._pending = pending
                 self._requested = wanted
@@ -301,7 +360,7 @@ class Pipeline:
             if self._source is not None and self._source_started:
                 self._stop_quietly(self._source)
             self._source, self._source_started = source, False
-            self._reset_stream()
+            self._new_stream()
             return
         source.start()
         with self._lock:
@@ -323,23 +382,47 @@ class Pipeline:
         self, captured: CapturedFrame, *, timestamp_ms: int | None = None, read_wait_ms: float = 0.0
     ) -> FrameResult:
         """One synchronous step: track, filter (or fail closed), hand to the sinks, announce. Do not call it
-        while the pipeline's own thread runs. ``timestamp_ms`` for the tracker defaults to the capture time."""
+        while the pipeline's own threads run. ``timestamp_ms`` for the tracker defaults to the capture time."""
+        return self._output_stage(self._tracking_stage(captured, timestamp_ms, read_wait_ms))
+
+    # ----------------------------------------------------------------- the two stages of one frame
+    def _tracking_stage(self, captured: CapturedFrame, timestamp_ms: int | None, read_wait_ms: float) -> _Tracked:
         started = time.perf_counter()
-        self._apply_pending()
-        settings = self._settings
-        raw = captured.image
+        swapped = self._apply_pending_tracker()
         timings = {"read_wait": read_wait_ms}
-        faces: tuple[Face, ...] = ()
-        if settings.panic:
+        tracked = _Tracked(captured, None, "", timings, started, self._generation, swapped)
+        if self._panic_now.is_set():
+            return tracked  # nothing of this frame will be shown: spare the CPU
+        try:
+            ts = int(captured.captured_at * 1000) if timestamp_ms is None else timestamp_ms
+            tracked.faces = tuple(self._tracker.track(captured.image, ts))
+        except Exception as exc:
+            tracked.error = _describe(exc)
+            log.warning("face tracking failed: %s", tracked.error)
+        timings["track"] = (time.perf_counter() - started) * 1000.0
+        return tracked
+
+    def _output_stage(self, tracked: _Tracked) -> FrameResult:
+        self._apply_pending()
+        if tracked.generation != self._output_generation:
+            self._output_generation = tracked.generation
+            self._restart_output_state()
+        if tracked.tracker_swapped:
+            self._gate.lose()
+        settings = self._settings
+        captured, timings = tracked.captured, tracked.timings
+        raw = captured.image
+        faces = tracked.faces or ()
+        if settings.panic or (tracked.faces is None and not tracked.error):
             self._gate.lose()
             output, status = obscure_frame(raw), Status("panic", "panic: every frame obscured")
         else:
-            output, faces, status = self._track_and_filter(captured, settings, timings, timestamp_ms)
+            output, status = self._filter_or_fail_closed(tracked, settings)
         if self._panic_now.is_set() and status.state != "panic":  # panic pressed while this frame was in flight
             output, status = obscure_frame(raw), Status("panic", "panic: every frame obscured")
         sent_at = self._deliver(output, timings)
         self._last_frame_at = sent_at
-        timings["total"] = (time.perf_counter() - started) * 1000.0 + read_wait_ms
+        timings["total"] = (time.perf_counter() - tracked.started) * 1000.0 + timings["read_wait"]
         self._stats.record(sent_at, sent_at - captured.captured_at, timings)
         self._set_status(status)
         result = FrameResult(raw, output, faces, status, timings, captured.captured_at, sent_at)
@@ -347,27 +430,18 @@ class Pipeline:
         self._maybe_emit_stats(sent_at)
         return result
 
-    # ----------------------------------------------------------------- one frame
-    def _track_and_filter(
-        self, captured: CapturedFrame, settings: PipelineSettings, timings: dict[str, float], timestamp_ms: int | None
-    ) -> tuple[np.ndarray, tuple[Face, ...], Status]:
-        raw = captured.image
+    def _filter_or_fail_closed(self, tracked: _Tracked, settings: PipelineSettings) -> tuple[np.ndarray, Status]:
+        raw = tracked.captured.image
         fallback = FALLBACK_WORDS[settings.on_face_lost]
-        t = time.perf_counter()
-        try:
-            ts = int(captured.captured_at * 1000) if timestamp_ms is None else timestamp_ms
-            faces = tuple(self._tracker.track(raw, ts))
-        except Exception as exc:
-            timings["track"] = (time.perf_counter() - t) * 1000.0
+        if tracked.error:
             self._gate.lose()
-            log.warning("face tracking failed: %s", _describe(exc))
-            return self._failsafe.replacement(raw), (), Status("error", f"face tracking failed: {fallback}")
-        timings["track"] = (time.perf_counter() - t) * 1000.0
+            return self._failsafe.replacement(raw), Status("error", f"face tracking failed: {fallback}")
+        faces = tracked.faces or ()
         if not self._gate.observe(bool(faces)):
             if not self._gate.started:
-                return self._failsafe.replacement(raw), faces, Status("starting", f"looking for a face: {fallback}")
+                return self._failsafe.replacement(raw), Status("starting", f"looking for a face: {fallback}")
             what = "face found again, confirming" if faces else "face lost"
-            return self._failsafe.replacement(raw), faces, Status("face_lost", f"{what}: {fallback}", len(faces))
+            return self._failsafe.replacement(raw), Status("face_lost", f"{what}: {fallback}", len(faces))
         t = time.perf_counter()
         try:
             # A copy: filters may draw into their input, and the raw frame must stay intact for the fallback.
@@ -376,13 +450,14 @@ class Pipeline:
         except Exception as exc:
             log.warning("filter %s failed: %s", settings.filter_name, _describe(exc))
             filtered, error = None, "failed"
-        timings["filter"] = (time.perf_counter() - t) * 1000.0
+        tracked.timings["filter"] = (time.perf_counter() - t) * 1000.0
         if error:  # the face itself is still trusted: the next frame may filter again
-            message = f"filter {settings.filter_name} {error}: {fallback}"
-            return self._failsafe.replacement(raw), faces, Status("error", message, len(faces))
+            return self._failsafe.replacement(raw), Status(
+                "error", f"filter {settings.filter_name} {error}: {fallback}"
+            )
         self._failsafe.remember(filtered)
         noun = "face" if len(faces) == 1 else "faces"
-        return filtered, faces, Status("face_found", f"{len(faces)} {noun} covered", len(faces))
+        return filtered, Status("face_found", f"{len(faces)} {noun} covered", len(faces))
 
     def _deliver(self, output: np.ndarray, timings: dict[str, float]) -> float:
         sent_at = time.monotonic()
@@ -399,30 +474,51 @@ class Pipeline:
             for slot in self._slots:
                 slot.write(frame, fps, now)
 
-    # ----------------------------------------------------------------- worker thread
-    def _run(self) -> None:
+    # ----------------------------------------------------------------- threads
+    def _tracking_loop(self) -> None:
+        interval = 1.0 / self.fps
+        try:
+            while not self._stop_event.is_set():
+                self._swap_source()
+                source = self._source
+                t = time.monotonic()
+                try:
+                    captured = source.read(timeout=interval)
+                except Exception as exc:
+                    captured = None
+                    self._set_status(Status("error", f"camera read failed ({_describe(exc)}): sending obscured frame"))
+                    self._stop_event.wait(interval)
+                if captured is None:
+                    if source.ended and self._pending_source is None:
+                        break
+                    continue
+                try:
+                    tracked = self._tracking_stage(captured, None, (time.monotonic() - t) * 1000.0)
+                except Exception:  # a bug, not a policy case: drop the frame rather than risk the raw one
+                    log.exception("tracking stage failed")
+                    self._stats.skipped += 1
+                    continue
+                if self._mailbox.put(tracked):
+                    self._stats.skipped += 1  # the output stage was still busy: only the newest is kept
+        finally:
+            self._mailbox.close()
+
+    def _output_loop(self) -> None:
         interval = 1.0 / self.fps
         self._last_frame_at = time.monotonic()
         while not self._stop_event.is_set():
-            self._swap_source()
-            source = self._source
-            t = time.monotonic()
-            try:
-                captured = source.read(timeout=interval)
-            except Exception as exc:
-                captured = None
-                self._set_status(Status("error", f"camera read failed ({_describe(exc)}): sending obscured frame"))
-                self._stop_event.wait(interval)
-            if captured is None:
-                if source.ended and self._pending_source is None:
-                    self._set_status(Status("stopped", "input ended"))
+            tracked = self._mailbox.take(timeout=interval)
+            if tracked is None:
+                if self._mailbox.closed:
+                    if not self._stop_event.is_set():
+                        self._set_status(Status("stopped", "input ended"))
                     break
                 self._keep_stream_alive(time.monotonic(), interval)
                 continue
             try:
-                self.process_frame(captured, read_wait_ms=(time.monotonic() - t) * 1000.0)
+                self._output_stage(tracked)
             except Exception:  # a bug, not a policy case: send nothing for this frame rather than risk the raw one
-                log.exception("frame processing failed")
+                log.exception("output stage failed")
                 self._stats.skipped += 1
 
     def _keep_stream_alive(self, now: float, interval: float) -> None:
@@ -454,16 +550,32 @@ class Pipeline:
         if old is not None and self._source_started:
             self._stop_quietly(old)
         self._source_started = True
-        self._reset_stream()
+        self._new_stream()
 
     # ----------------------------------------------------------------- helpers
-    def _reset_stream(self) -> None:
+    def _new_stream(self) -> None:
+        """A new source: the tracker forgets its faces now; the output stage starts afresh when the first frame
+        of the new generation reaches it (so frames of the old source still in flight finish as they were)."""
         if self._tracker is not None:
             self._tracker.reset()
+        self._generation += 1
+
+    def _restart_output_state(self) -> None:
         self._filter.reset()
         self._gate.reset()
         self._failsafe.forget()
         self._set_status(Status("starting", "new source: sending obscured frames until a face is found"))
+
+    def _apply_pending_tracker(self) -> bool:
+        with self._lock:
+            new, self._pending_tracker = self._pending_tracker, None
+        if new is None:
+            return False
+        old, self._tracker = self._tracker, new
+        if old is not None and self._owns_tracker:
+            old.close()
+        self._owns_tracker = True
+        return True
 
     def _apply_pending(self) -> None:
         with self._lock:
@@ -474,12 +586,6 @@ class Pipeline:
         if pending.get("filter") is not None:
             self._filter = pending["filter"]
         self._filter.strength = settings.strength
-        if pending.get("tracker") is not None:
-            old, self._tracker = self._tracker, pending["tracker"]
-            self._owns_tracker = True
-            if old is not None:
-                old.close()
-            self._gate.lose()
         if settings.panic and not self._settings.panic:
             self._gate.lose()
         self._gate.reacquire_frames = settings.reacquire_frames
@@ -499,9 +605,10 @@ class Pipeline:
             errors = [slot.error for slot in self._slots if slot.error]
         if errors and status.state != "stopped":
             status = Status(status.state, f"{status.message}; {errors[0]}", status.faces)
-        if status != self._status:
-            self._status = status
-            self.events.status.emit(status)
+        with self._status_lock:  # both threads report; listeners see changes in order
+            if status != self._status:
+                self._status = status
+                self.events.status.emit(status)
 
     def _maybe_emit_stats(self, now: float) -> None:
         if now - self._last_stats_at >= 1.0:
