@@ -80,10 +80,15 @@ def fail(message: str, status: int = 2) -> int:
 def pipeline_settings(args: argparse.Namespace):
     from app.pipeline import PipelineSettings
 
+    options = filter_options_from(args)
+    if isinstance(options.get("reference"), Path):  # the neutraliser's --reference: a saved profile or a photo
+        from app.neutral_reference import load_reference
+
+        options["reference"] = load_reference(options["reference"], args.model)
     return PipelineSettings(
         filter_name=args.filter,
         strength=args.strength,
-        filter_options=filter_options_from(args),
+        filter_options=options,
         max_faces=args.faces,
         on_face_lost=args.on_face_lost,
     )

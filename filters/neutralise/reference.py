@@ -152,10 +152,28 @@ class AutoReference:
         return self._pool[0][0] if self._pool else float("inf")
 
 
-class Calibration:
-    """Collects relaxed frames for a fixed time; frames with a strong expression are rejected."""
+# Scores that mean an unmistakable expression at any level above ``Calibration.MAX_BLENDSHAPE``. Squints are not
+# among them: relaxed eyes score up to ~0.5 on some people.
+STRONG_EXPRESSION_INDEX = np.array(
+    [
+        BLENDSHAPE_INDEX[n]
+        for n in (
+            "mouthSmileLeft", "mouthSmileRight", "jawOpen", "browInnerUp", "browDownLeft", "browDownRight",
+            "mouthFrownLeft", "mouthFrownRight", "eyeWideLeft", "eyeWideRight", "mouthPucker", "mouthFunnel",
+            "mouthStretchLeft", "mouthStretchRight", "noseSneerLeft", "noseSneerRight",
+        )
+    ],
+    dtype=np.intp,
+)  # fmt: skip
 
-    MAX_BLENDSHAPE = 0.35  # any single expression score above this: not a relaxed frame
+
+class Calibration:
+    """Collects relaxed frames for a fixed time and takes the landmark-wise median of the calmest ones.
+
+    A frame is rejected when it shows an unmistakable expression, a blink, or a bad skull fit; of the rest, only
+    frames within ``AutoReference.MARGIN`` of the calmest one are kept (a brief smile mid-calibration is dropped)."""
+
+    MAX_BLENDSHAPE = 0.4
     MIN_FRAMES = 5
 
     def __init__(self, seconds: float, started_at: float) -> None:
@@ -164,24 +182,25 @@ class Calibration:
         self.seconds = seconds
         self.started_at = started_at
         self._template: np.ndarray | None = None
-        self._shapes: list[np.ndarray] = []
+        self._shapes: list[tuple[float, np.ndarray]] = []
         self._mouth: tuple[float, np.ndarray, np.ndarray] | None = None
 
     def progress(self, now: float) -> float:
         return min(1.0, max(0.0, (now - self.started_at) / self.seconds))
 
     def add(self, frame: np.ndarray, face: Face) -> None:
-        if face.blendshapes[EXPRESSION_INDEX].max(initial=0.0) > self.MAX_BLENDSHAPE:
+        if face.blendshapes[STRONG_EXPRESSION_INDEX].max(initial=0.0) > self.MAX_BLENDSHAPE:
             return
-        if face.blendshapes[BLENDSHAPE_INDEX["eyeBlinkLeft"]] > 0.5:
+        blink = face.blendshapes[[BLENDSHAPE_INDEX["eyeBlinkLeft"], BLENDSHAPE_INDEX["eyeBlinkRight"]]]
+        if blink.max() > 0.5:
             return  # a blink mid-calibration would teach the reference half-closed eyes
         if self._template is None:
             self._template = frontal_frame(face.landmarks).apply(face.landmarks)
         pose_free, _, residual = to_pose_free(face.landmarks, self._template)
         if residual > AutoReference.MAX_FIT_RESIDUAL:
             return
-        self._shapes.append(pose_free)
         score = expressiveness(face.blendshapes)
+        self._shapes.append((score, pose_free))
         if self._mouth is None or score < self._mouth[0]:
             crop = mouth_crop(frame, face.landmarks)
             if crop is not None:
@@ -189,8 +208,12 @@ class Calibration:
 
     def result(self) -> NeutralReference | None:
         """The calibrated reference, or None when too few relaxed frames were seen."""
-        if len(self._shapes) < self.MIN_FRAMES:
+        if not self._shapes:
             return None
-        median = np.median(np.stack(self._shapes), axis=0).astype(np.float32)
+        calmest = min(score for score, _ in self._shapes)
+        kept = [shape for score, shape in self._shapes if score <= calmest + AutoReference.MARGIN]
+        if len(kept) < self.MIN_FRAMES:
+            return None
+        median = np.median(np.stack(kept), axis=0).astype(np.float32)
         mouth = self._mouth[1:] if self._mouth is not None else (None, None)
         return NeutralReference(median, *mouth)

@@ -1,0 +1,207 @@
+"""The ``neutralise`` filter on real clips tracked by the real Face Landmarker: what it promises, measured by a
+fresh IMAGE-mode landmarker (``app.lab.metrics``), never by the tracker the filter ran on."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from app.lab.metrics import (
+    FAMILIES,
+    face_found,
+    family_leakage,
+    leakage_ratio,
+    measure_blendshapes,
+    neutral_blendshapes,
+    speech_kept,
+)
+from filters import Face, create_filter
+from filters.neutralise import NeutraliseFilter, reference_from_image
+from filters.neutralise.alignment import Similarity
+
+from .conftest import MEDIA, MODEL
+from .helpers import tracked_clip
+
+SMILE = MEDIA / "liveportrait_d0.mp4"
+TALKING = MEDIA / "liveportrait_d10.mp4"
+
+
+def _run(frames, faces, **options):
+    filt = create_filter("neutralise", **options)
+    return [filt.apply(frame.copy(), found) for frame, found in zip(frames, faces)], filt
+
+
+@pytest.fixture(scope="module")
+def smile_clip():
+    frames, faces = tracked_clip(SMILE)
+    picked = list(range(0, len(frames), 2))
+    input_bs = measure_blendshapes([frames[i] for i in picked], MODEL)
+    return frames, faces, picked, input_bs
+
+
+def test_strength_zero_is_the_identity(smile_clip):
+    frames, faces, _, _ = smile_clip
+    outputs, _ = _run(frames[::4], faces[::4], strength=0.0)
+    assert all(np.array_equal(a, b) for a, b in zip(frames[::4], outputs))
+
+
+def test_a_smile_is_removed_and_leakage_falls_with_strength(smile_clip):
+    frames, faces, picked, input_bs = smile_clip
+    neutral = neutral_blendshapes(input_bs)
+    leaks = []
+    for strength in (0.0, 0.25, 0.5, 0.75, 1.0):
+        outputs, _ = _run(frames, faces, strength=strength)
+        output_bs = measure_blendshapes([outputs[i] for i in picked], MODEL)
+        assert face_found(output_bs).all(), f"face lost at strength {strength}"
+        leaks.append(leakage_ratio(input_bs, output_bs, neutral))
+        if strength == 1.0:
+            smile = family_leakage(input_bs, output_bs, neutral)["smile"]
+    assert leaks[0] > 0.95
+    assert all(b < a for a, b in zip(leaks, leaks[1:])), leaks
+    assert leaks[-1] <= 0.25, leaks
+    assert smile <= 0.1
+
+
+def test_keep_speech_keeps_the_jaw_and_drops_the_smile():
+    frames, faces = tracked_clip(TALKING)
+    picked = list(range(0, len(frames), 4))
+    input_bs = measure_blendshapes([frames[i] for i in picked], MODEL)
+    neutral = neutral_blendshapes(input_bs)
+    outputs, _ = _run(frames, faces, strength=1.0, keep_speech=True)
+    output_bs = measure_blendshapes([outputs[i] for i in picked], MODEL)
+    assert face_found(output_bs).all()
+    assert speech_kept(input_bs, output_bs, neutral) >= 0.8
+    assert family_leakage(input_bs, output_bs, neutral)["smile"] <= 0.3
+    assert "smile" in FAMILIES
+
+
+def test_background_outside_the_face_is_untouched(smile_clip):
+    frames, faces, _, _ = smile_clip
+    outputs, _ = _run(frames, faces, strength=1.0)
+    frame, out, face = frames[40], outputs[40], faces[40][0]
+    assert not np.array_equal(frame, out)
+    changed = np.argwhere((frame != out).any(axis=2))
+    (y0, x0), (y1, x1) = changed.min(axis=0), changed.max(axis=0)
+    pts = face.points
+    size = np.ptp(pts, axis=0)
+    # Every changed pixel lies within the face's box grown by the anchor ring (half the face size each side).
+    assert x0 >= pts[:, 0].min() - 0.5 * size[0] and x1 <= pts[:, 0].max() + 0.5 * size[0]
+    assert y0 >= pts[:, 1].min() - 0.5 * size[1] and y1 <= pts[:, 1].max() + 0.5 * size[1]
+
+
+def test_each_face_gets_its_own_reference():
+    frames_a, faces_a = tracked_clip(SMILE)
+    frames_b, faces_b = tracked_clip(TALKING)
+    filt = NeutraliseFilter()
+    width = frames_a[0].shape[1]
+    for i in range(0, 60, 3):
+        frame = np.hstack([frames_a[i], frames_b[i]])
+        b = faces_b[i][0]
+        shifted = Face(b.landmarks + np.array([width, 0, 0], np.float32), b.blendshapes, b.pose, face_id=1)
+        out = filt.apply(frame.copy(), [faces_a[i][0], shifted])
+        assert out.shape == frame.shape
+    ref_a, ref_b = filt.reference(0), filt.reference(1)
+    assert ref_a is not None and ref_b is not None
+    assert np.abs(ref_a.landmarks - ref_b.landmarks).max() > 0.05  # two people, two neutral shapes
+
+
+def test_a_face_turned_too_far_blends_to_blur_not_to_a_warp(smile_clip):
+    frames, faces, _, _ = smile_clip
+    face = faces[40][0]
+    centre = face.landmarks.mean(axis=0)
+    angle = np.radians(50)
+    rotation = np.array([[np.cos(angle), 0, np.sin(angle)], [0, 1, 0], [-np.sin(angle), 0, np.cos(angle)]])
+    turn = Similarity(1.0, rotation, centre - centre @ rotation.T)
+    turned = Face(turn.apply(face.landmarks), face.blendshapes, face.pose, face.face_id)
+    filt = NeutraliseFilter()
+    filt.apply(frames[0].copy(), faces[0])  # a frontal reference first
+    out = filt.apply(frames[40].copy(), [turned])
+    x0, y0 = face.points.min(axis=0).astype(int) + 20
+    x1, y1 = face.points.max(axis=0).astype(int) - 20
+
+    def detail(image):
+        gray = image[y0:y1, x0:x1].astype(np.float32).mean(axis=2)
+        return float(np.abs(np.diff(gray, axis=1)).mean())
+
+    assert detail(out) < 0.5 * detail(frames[40])
+
+
+def test_calibration_api_and_reference_sources(smile_clip, tmp_path):
+    frames, faces, _, _ = smile_clip
+    filt = NeutraliseFilter()
+    assert filt.reference_source == "auto" and filt.calibration_progress is None
+    filt.start_calibration(seconds=0.3)
+    assert 0.0 <= filt.calibration_progress < 1.0
+    deadline = time.monotonic() + 5.0
+    i = 0
+    while filt.calibration_progress is not None and time.monotonic() < deadline:
+        filt.apply(frames[i % 20].copy(), faces[i % 20])  # the clip's first second: a relaxed face
+        i += 1
+        time.sleep(0.01)
+    assert filt.calibration_progress is None
+    assert filt.reference_source == "calibrated", filt.calibration_message
+    crop = filt.reference_image(0)
+    assert crop is not None and crop.ndim == 3 and crop.shape[1] <= 128
+    path = tmp_path / "me.npz"
+    filt.reference(0).save(path)
+    from_file = NeutraliseFilter(reference=path)
+    assert from_file.reference_source == "file"
+    filt.clear_reference()
+    assert filt.reference_source == "auto"
+
+
+def test_calibration_on_an_expressive_face_fails_cleanly(smile_clip):
+    frames, faces, _, _ = smile_clip
+    filt = NeutraliseFilter()
+    filt.start_calibration(seconds=0.2)
+    time.sleep(0.25)
+    broad_smile = faces[40]
+    assert broad_smile[0].blendshape("mouthSmileLeft") > 0.4
+    filt.apply(frames[40].copy(), broad_smile)
+    assert filt.calibration_progress is None
+    assert filt.reference_source == "auto"
+    assert filt.calibration_message.startswith("calibration failed")
+
+
+def test_a_reference_from_an_image_drives_the_filter(smile_clip):
+    frames, faces, _, _ = smile_clip
+    reference = reference_from_image(frames[0], faces[0][0])
+    filt = NeutraliseFilter(reference=reference, regions=("mouth",))
+    out = filt.apply(frames[40].copy(), faces[40])
+    assert filt.reference_source == "file"
+    assert not np.array_equal(out, frames[40])
+
+
+def test_bad_options_are_one_line_errors():
+    with pytest.raises(ValueError, match="unknown region"):
+        NeutraliseFilter(regions=("nose",))
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        NeutraliseFilter(region_strength={"mouth": 2.0})
+    with pytest.raises(ValueError, match="strength"):
+        NeutraliseFilter(strength=1.5)
+
+
+def test_reference_from_a_photo_or_a_saved_file_via_the_cli(smile_clip, tmp_path):
+    import cv2
+
+    from app.cli import main
+    from app.neutral_reference import load_reference
+
+    frames, faces, _, _ = smile_clip
+    photo = tmp_path / "me.png"
+    cv2.imwrite(str(photo), frames[0])
+    reference = load_reference(photo, MODEL)
+    assert reference.mouth_image is not None
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((240, 320, 3), 127, np.uint8))
+    with pytest.raises(ValueError, match="no face found"):
+        load_reference(blank, MODEL)
+    smiling = tmp_path / "smiling.png"
+    cv2.imwrite(str(smiling), frames[40])
+    out = tmp_path / "out.png"
+    args = ["process", str(smiling), "-o", str(out), "--filter", "neutralise", "--reference", str(photo)]
+    assert main([*args, "--model", str(MODEL), "--no-progress"]) == 0
+    result = cv2.imread(str(out))
+    assert result.shape == frames[40].shape and not np.array_equal(result, frames[40])
