@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -50,7 +51,8 @@ class VirtualCameraState:
 
 @dataclass(frozen=True)
 class SourceState:
-    """``state``: "none" (no camera found) | "open" | "failed". ``spec`` as given to ``open_source``."""
+    """``state``: "starting" (before :meth:`Session.start` finished) | "none" (no camera found) | "open" |
+    "failed". ``spec`` as given to ``open_source``."""
 
     state: str
     spec: str | None = None
@@ -125,19 +127,26 @@ class Session:
         self._doctor = doctor
         self._on_settings_changed = on_settings_changed
         self._lock = threading.RLock()
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._worker: threading.Thread | None = None
+        self._closed = False
         self._pipeline = None
         self._source = None
         self._sink = None
         self._cameras: list = []
         self._face_id = 0
         self.panic = False
-        self.source_state = SourceState("none")
+        self.source_state = SourceState("starting")
         self.virtual_camera_state = VirtualCameraState("off")
 
     # ----- lifecycle -------------------------------------------------------------------------------------------
-    def start(self) -> Session:
+    def start(self, *, wait: bool = True) -> Session:
         """Open the remembered source (or the first camera) and start the pipeline; then the virtual camera if
-        it was on last time. Never raises for a missing camera: ``source`` reports state "none"."""
+        it was on last time. Never raises for a missing camera: ``source`` reports state "none".
+        ``wait=False`` (the app): done on the session's worker thread; the events report the outcome."""
+        if not wait:
+            self._in_background(self.start)
+            return self
         self.refresh_cameras()
         spec = self.settings.camera
         if spec is None or (not _is_file_spec(spec) and not self._camera_present(spec)):
@@ -152,6 +161,11 @@ class Session:
 
     def close(self) -> None:
         """Stop everything (the pipeline stops its source and sinks)."""
+        self._closed = True
+        worker = self._worker
+        if worker is not None:
+            self._jobs.put(None)
+            worker.join(timeout=10.0)  # a camera being opened finishes first, then sees ``_closed``
         with self._lock:
             pipeline, self._pipeline = self._pipeline, None
             sink, self._sink = self._sink, None
@@ -160,6 +174,26 @@ class Session:
             pipeline.stop()
         if sink is not None:
             _stop_quietly(sink)  # opened by us; the pipeline only stops sinks it has written to
+
+    def _in_background(self, job: Callable[[], Any]) -> None:
+        """Run ``job`` on the session's one worker thread, in order: opening cameras and loading the model
+        take from 0.1 to a few seconds, which the GUI thread must never spend."""
+        if self._closed:
+            return
+        with self._lock:
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._work, name="deadpan-session", daemon=True)
+                self._worker.start()
+        self._jobs.put(job)
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            if self._closed:
+                continue
+            try:
+                job()
+            except Exception as exc:  # each job reports its own failures; this is the last line of defence
+                self.events.message.emit(f"Something went wrong: {_one_line(exc)}")
 
     @property
     def running(self) -> bool:
@@ -181,8 +215,10 @@ class Session:
             found = list(self._list_cameras())
         except Exception:  # a failing lister means "no cameras", never a crash
             found = []
-        if [(c.id, c.name, c.path) for c in found] != [(c.id, c.name, c.path) for c in self._cameras]:
+        with self._lock:  # the GUI's poll and the worker's start() may both list
+            changed = [(c.id, c.name, c.path) for c in found] != [(c.id, c.name, c.path) for c in self._cameras]
             self._cameras = found
+        if changed:
             self.events.cameras.emit(list(found))
             self._on_cameras_changed()
         return list(found)
@@ -193,25 +229,34 @@ class Session:
     def _on_cameras_changed(self) -> None:
         # A camera appeared while we had none: start with it, so plugging one in just works.
         if self.source_state.state == "none" and self._cameras and self.settings.camera is None:
-            self.set_source(str(self._cameras[0].id), remember=False)
+            self.set_source(str(self._cameras[0].id), remember=False, wait=False)
 
-    def set_source(self, spec: str, *, remember: bool = True) -> bool:
+    def set_source(self, spec: str, *, remember: bool = True, wait: bool = True) -> bool | None:
         """Switch to ``spec`` (camera index, /dev/videoN or a video file). Output stays obscured until the new
-        source's face is found. On failure the previous source keeps running and ``source`` says why."""
+        source's face is found. On failure the previous source keeps running and ``source`` says why.
+        ``wait=False``: done on the worker thread (returns None; the ``source`` event tells the outcome)."""
+        if not wait:
+            self._in_background(lambda: self.set_source(spec, remember=remember))
+            return None
         s = self.settings
         try:
             source = self._open_source(spec, s.width, s.height, s.fps)
-            with self._lock:
-                if self._pipeline is None:
-                    pipeline = self._build_pipeline(source)
-                    try:
-                        pipeline.start()  # starts the source; raises if it cannot
-                    except BaseException:
+            pipeline = self._pipeline
+            if pipeline is None:
+                pipeline = self._build_pipeline(source)
+                try:
+                    pipeline.start()  # starts the source; raises if it cannot
+                except BaseException:
+                    pipeline.stop()
+                    raise
+                with self._lock:
+                    if self._closed:  # the window closed while the camera was opening
                         pipeline.stop()
-                        raise
+                        return False
                     self._pipeline = pipeline
-                else:
-                    self._pipeline.set_source(source)  # starts it; on failure the old source keeps running
+            else:
+                pipeline.set_source(source)  # starts it; on failure the old source keeps running
+            with self._lock:
                 self._source = source
         except Exception as exc:  # SourceError, OS and model errors alike become a message
             message = f"Could not open {_display_name(spec)}: {_one_line(exc)}"
@@ -238,7 +283,7 @@ class Session:
     def _reopen_camera(self) -> None:
         spec = self.source_state.spec
         if self.source_state.state == "open" and spec is not None and not _is_file_spec(spec):
-            self.set_source(spec, remember=False)
+            self.set_source(spec, remember=False, wait=False)
 
     def _set_source_state(self, state: SourceState) -> None:
         self.source_state = state
@@ -339,10 +384,16 @@ class Session:
         return self.panic
 
     # ----- virtual camera ---------------------------------------------------------------------------------------
-    def start_virtual_camera(self) -> VirtualCameraState:
+    def start_virtual_camera(self, *, wait: bool = True) -> VirtualCameraState:
         """Attach the virtual camera to the running pipeline. When it cannot start, the state carries the
-        doctor's findings (what is wrong and how to fix it)."""
+        doctor's findings (what is wrong and how to fix it). ``wait=False``: on the worker thread (the driver
+        and the doctor's checks may take a moment); returns the "starting" state at once."""
         if self.virtual_camera_state.state == "on":
+            return self.virtual_camera_state
+        if not wait:
+            self._set_virtual_camera_state(VirtualCameraState("starting"))
+            # Skipped if the user switched it off again before the worker got to it.
+            self._in_background(lambda: self.virtual_camera_state.state == "starting" and self.start_virtual_camera())
             return self.virtual_camera_state
         if self._pipeline is None:
             state = VirtualCameraState("failed", message="Open a camera or a video file first.")

@@ -144,6 +144,16 @@ def make_window(
     return window, session, store
 
 
+def start_window(qtbot, window: MainWindow, session: Session) -> None:
+    """Show and start the window as the app does, and wait until start-up (on the session's worker) is over."""
+    qtbot.addWidget(window)
+    window.show()
+    window.start()
+    qtbot.waitUntil(lambda: session.source_state.state != "starting", timeout=15000)
+    if session.settings.virtual_camera and session.running:
+        qtbot.waitUntil(lambda: session.virtual_camera_state.state in ("on", "failed"), timeout=15000)
+
+
 def wait_for_face(qtbot, session: Session, timeout_ms: int = 15000) -> None:
     qtbot.waitUntil(
         lambda: session.pipeline is not None and session.pipeline.status.state == "face_found", timeout=timeout_ms

@@ -6,11 +6,12 @@ import cv2
 from PySide6.QtCore import Qt
 
 from .conftest import MEDIA
-from .gui_harness import Recorder, face_region_diff, make_settings, make_window, wait_for_face
+from .gui_harness import Recorder, face_region_diff, make_settings, make_window, start_window, wait_for_face
 from .helpers import read_frames
 
 # d3's longest relaxed stretch (frames 179-214: every expression score <= 0.35, the neutraliser's calibration
-# criterion, measured with the tracker); d0's man squints throughout (eyeSquint ~0.6), so it never calibrates.
+# criterion, measured with the tracker). Most of the clips' frames fail that criterion (d0's man squints with
+# eyeSquint ~0.6 throughout), so a calibration on them succeeds or fails by chance.
 RELAXED_CLIP, RELAXED_FRAMES = MEDIA / "liveportrait_d3.mp4", (179, 214)
 
 
@@ -27,17 +28,18 @@ def relaxed_excerpt(tmp_path):
 
 
 def test_calibration_completes_and_changes_the_reference(qtbot, tmp_path):
+    settings = make_settings(camera=str(relaxed_excerpt(tmp_path)), virtual_camera=True)
     window, session, _store = make_window(
-        tmp_path / "s.json", make_settings(virtual_camera=True), calibration_countdown_s=0.3, calibration_capture_s=1.5
+        tmp_path / "s.json", settings, calibration_countdown_s=0.3, calibration_capture_s=2.0
     )
     recorder = Recorder(session)
-    qtbot.addWidget(window)
-    window.show()
-    window.start()
+    start_window(qtbot, window, session)
     assert window.filter_controls.neutraliser_box.isHidden()  # blur: no neutraliser controls
     wait_for_face(qtbot, session)
     mark = recorder.drain()
 
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
     qtbot.keyClick(window, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)  # switches to the neutraliser
     assert session.settings.filter_name == "neutralise"
     assert window.filter_controls.neutraliser_box.isVisibleTo(window)
@@ -45,19 +47,9 @@ def test_calibration_completes_and_changes_the_reference(qtbot, tmp_path):
     assert dialog is not None and dialog.isVisible()
     assert "Relax your face and look at the camera" in dialog.guidance.text()
     assert dialog.phase == "countdown" and dialog.countdown_label.text() == "1"
-    assert not dialog.redo_button.isEnabled()
+    assert not dialog.redo_button.isEnabled() and not dialog.clear_button.isEnabled()
     qtbot.waitUntil(lambda: dialog.phase == "capturing", timeout=5000)
     assert session.reference_source == "auto"
-    qtbot.waitUntil(lambda: dialog.phase in ("done", "failed"), timeout=15000)
-    # A face that never relaxes: the dialog says why and offers Redo; the automatic reference stays in use.
-    assert dialog.phase == "failed" and "relaxed face" in dialog.guidance.text()
-    assert dialog.redo_button.isEnabled() and session.reference_source == "auto"
-
-    assert session.set_source(str(relaxed_excerpt(tmp_path)))  # a relaxed face in front of the camera
-    wait_for_face(qtbot, session)
-    qtbot.mouseClick(dialog.redo_button, Qt.MouseButton.LeftButton)
-    assert dialog.guidance.text().startswith("Relax your face")
-    qtbot.waitUntil(lambda: dialog.phase == "capturing", timeout=5000)
     auto_reference = session.reference()  # the automatic estimate in use so far
     progress_seen = set()
     qtbot.waitUntil(

@@ -8,15 +8,13 @@ from PySide6.QtCore import Qt
 
 from app.settings_store import AppSettings
 
-from .gui_harness import Recorder, make_settings, make_window
+from .gui_harness import Recorder, make_settings, make_window, start_window
 
 
 def test_settings_survive_a_restart(qtbot, tmp_path):
     path = tmp_path / "settings.json"
     window, session, store = make_window(path, make_settings())
-    qtbot.addWidget(window)
-    window.show()
-    window.start()
+    start_window(qtbot, window, session)
     window.resize(760, 540)  # within the offscreen screen (800x600): restoreGeometry clamps to it
     controls, camera = window.filter_controls, window.camera_panel
     controls.filter_combo.setCurrentIndex(controls.filter_combo.findData("pixelate"))
@@ -76,7 +74,7 @@ def test_corrupt_settings_file_is_survived_with_a_visible_message(qtbot, tmp_pat
     assert (tmp_path / "settings.json.bad").exists()
     # The app works on defaults: choose the clip and frames flow.
     recorder = Recorder(session)
-    window.start()
+    start_window(qtbot, window, session)
     assert session.set_source(str(make_settings().camera))
     qtbot.waitUntil(lambda: window.preview.frames_shown > 3, timeout=15000)
     assert recorder.raw_thumbs

@@ -17,7 +17,7 @@ from app.sinks import VirtualCameraSink
 from app.sources.listing import list_cameras
 
 from .conftest import MODEL
-from .gui_harness import make_settings, make_window
+from .gui_harness import make_settings, make_window, start_window
 from .test_session import fake_sysfs
 
 
@@ -28,10 +28,9 @@ def test_no_camera_shows_a_friendly_empty_state_and_picks_up_a_plugged_camera(qt
         AppSettings(),
         list_cameras=lambda: list_cameras(sysfs_root=sysfs, dev_root=tmp_path / "dev"),
     )
-    qtbot.addWidget(window)
-    window.show()
-    window.start()
-    assert "No camera found" in window.preview.empty_text and "Video file" in window.preview.empty_text
+    start_window(qtbot, window, session)
+    qtbot.waitUntil(lambda: "No camera found" in window.preview.empty_text, timeout=5000)
+    assert "Video file" in window.preview.empty_text
     assert not window.message_bar.isVisible()  # not an error
     assert window.camera_panel.camera_combo.currentText() == "No camera found"
     assert not window.camera_panel.camera_combo.isEnabled()
@@ -44,10 +43,9 @@ def test_no_camera_shows_a_friendly_empty_state_and_picks_up_a_plugged_camera(qt
 
 def test_a_remembered_camera_that_is_gone_is_a_calm_message_in_the_preview(qtbot, tmp_path):
     window, session, _store = make_window(tmp_path / "s.json", make_settings(camera="/dev/video97"))
-    qtbot.addWidget(window)
-    window.show()
-    window.start()
+    start_window(qtbot, window, session)
     assert session.source_state.state == "failed" and not session.running
+    qtbot.waitUntil(lambda: "Could not open" in window.preview.empty_text, timeout=5000)
     assert "Could not open /dev/video97" in window.preview.empty_text and "Video file" in window.preview.empty_text
     assert session.set_source(str(make_settings().camera))  # the way out works
     qtbot.waitUntil(window.preview.has_picture, timeout=15000)
@@ -57,12 +55,12 @@ def test_a_remembered_camera_that_is_gone_is_a_calm_message_in_the_preview(qtbot
 def test_virtual_camera_failure_shows_the_fix_in_the_window(qtbot, tmp_path):
     # The real sink with the platform's backends: no driver exists here, so it fails for real.
     window, session, _store = make_window(tmp_path / "s.json", make_settings(), virtual_camera=VirtualCameraSink)
-    qtbot.addWidget(window)
-    window.show()
-    window.start()
+    start_window(qtbot, window, session)
     panel = window.virtual_camera_panel
     qtbot.mouseClick(panel.toggle_button, Qt.MouseButton.LeftButton)
-    assert session.virtual_camera_state.state == "failed"
+    assert session.virtual_camera_state.state == "starting"  # the driver and the doctor run off the GUI thread
+    qtbot.waitUntil(lambda: session.virtual_camera_state.state == "failed", timeout=20000)
+    qtbot.waitUntil(lambda: panel.findings_label.isVisibleTo(window), timeout=5000)
     assert not panel.toggle_button.isChecked() and panel.toggle_button.text() == "Start virtual camera"
     assert panel.findings_label.isVisibleTo(window)
     text = panel.findings_label.text()
@@ -77,15 +75,14 @@ def test_virtual_camera_failure_shows_the_fix_in_the_window(qtbot, tmp_path):
 
 def test_virtual_camera_on_shows_what_to_choose_in_the_call(qtbot, tmp_path):
     window, session, _store = make_window(tmp_path / "s.json", make_settings())
-    qtbot.addWidget(window)
-    window.show()
-    window.start()
+    start_window(qtbot, window, session)
     panel = window.virtual_camera_panel
     assert panel.sending_label.text() == "Not sending"
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow)
     qtbot.keyClick(window, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
-    assert session.virtual_camera_state.state == "on"
+    qtbot.waitUntil(lambda: session.virtual_camera_state.state == "on", timeout=10000)
+    qtbot.waitUntil(lambda: "Deadpan Test Camera" in panel.device_label.text(), timeout=5000)
     assert "choose <b>Deadpan Test Camera</b> as your camera" in panel.device_label.text()
     qtbot.waitUntil(lambda: panel.sending_label.text() == "Sending to the call", timeout=15000)
     window.close()

@@ -90,5 +90,6 @@ def test_tray_menu_drives_the_session(qtbot):
     tray.refresh()
     assert tray.panic_action.isChecked()
     tray.camera_action.trigger()  # nothing to send yet: the session says so, nothing crashes
-    assert session.virtual_camera_state.state == "failed"
+    qtbot.waitUntil(lambda: session.virtual_camera_state.state == "failed", timeout=5000)
+    assert "first" in session.virtual_camera_state.message
     assert tray.camera_action.text() == "Start virtual camera"

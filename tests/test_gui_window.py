@@ -13,23 +13,31 @@ from app.tracking import IMAGE, FaceTracker
 from filters import create_filter
 
 from .conftest import MODEL
-from .gui_harness import OTHER_CLIP, Recorder, detail, make_settings, make_window, settle, thumb, wait_for_face
+from .gui_harness import (
+    OTHER_CLIP,
+    Recorder,
+    detail,
+    make_settings,
+    make_window,
+    settle,
+    start_window,
+    thumb,
+    wait_for_face,
+)
 
 
 @pytest.fixture
 def running_window(qtbot, tmp_path):
     window, session, store = make_window(tmp_path / "settings.json", make_settings())
     recorder = Recorder(session)
-    qtbot.addWidget(window)
-    window.show()
-    window.start()
+    start_window(qtbot, window, session)
     yield window, session, recorder
     window.close()
 
 
 def start_sending(qtbot, window, session, recorder) -> None:
     qtbot.mouseClick(window.virtual_camera_panel.toggle_button, Qt.MouseButton.LeftButton)
-    assert session.virtual_camera_state.state == "on", session.virtual_camera_state
+    qtbot.waitUntil(lambda: session.virtual_camera_state.state == "on", timeout=10000)
     recorder.wait_sent(qtbot, 5)
     wait_for_face(qtbot, session)
 
@@ -117,9 +125,7 @@ def test_nothing_raw_is_sent_through_start_up_and_every_switch(qtbot, tmp_path):
     # are switched while frames flow: no sent frame may carry a raw face.
     window, session, _store = make_window(tmp_path / "s.json", make_settings(virtual_camera=True))
     recorder = Recorder(session)
-    qtbot.addWidget(window)
-    window.show()
-    window.start()
+    start_window(qtbot, window, session)
     assert session.virtual_camera_state.state == "on"
     recorder.wait_sent(qtbot, 3)
     combo = window.filter_controls.filter_combo

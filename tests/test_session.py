@@ -76,8 +76,9 @@ def test_plugging_a_camera_in_is_noticed_and_tried(session, tmp_path):
     fake_sysfs(sysfs, {0: "Integrated Webcam"})
     s.refresh_cameras()
     assert [c.name for c in lists[-1]] == ["Integrated Webcam"]
-    # It is opened at once; this fake device cannot deliver, so the failure is a state with a message.
-    assert sources[-1].state == "failed" and "Could not open" in sources[-1].message
+    # It is opened at once (on the session's worker); this fake device cannot deliver, so the failure is a state
+    # with a message.
+    assert wait(lambda: sources[-1].state == "failed") and "Could not open" in sources[-1].message
     s.refresh_cameras()
     assert len(lists) == 1  # no event when nothing changed
     (sysfs / "video0" / "name").unlink()

@@ -111,14 +111,12 @@ class CameraPanel(QGroupBox):
     def choose_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a video file", str(Path.home()), VIDEO_FILTER)
         if path:
-            self.session.set_source(path)
-            self.refresh()
+            self.session.set_source(path, wait=False)  # opening happens off the GUI thread; events follow
 
     def _camera_chosen(self, index: int) -> None:
         spec = self.camera_combo.itemData(index)
         if spec is not None and spec != self.session.source_state.spec:
-            self.session.set_source(spec)
-        self.refresh()
+            self.session.set_source(spec, wait=False)
 
     def _resolution_chosen(self, index: int) -> None:
         width, height = (int(part) for part in self.resolution_combo.itemData(index).split("x"))

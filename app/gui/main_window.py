@@ -158,15 +158,12 @@ class MainWindow(QMainWindow):
         self.preview.split_changed.connect(self.session.set_split)
         self.panic_button.clicked.connect(self.session.set_panic)
         self.filter_controls.calibrate_requested.connect(self.open_calibration)
-        self.session.events.changed.connect(self._schedule_save)  # GUI thread: set_* are called from here
+        b.setting_changed.connect(self._schedule_save)
 
     # ----- lifecycle ----------------------------------------------------------------------------------------------
     def start(self) -> None:
-        """Open the camera and start the engine (after the window is shown, so start-up feels immediate)."""
-        self.session.start()
-        self.camera_panel.refresh()
-        if self.session.source_state.state == "none":
-            self.preview.clear(NO_CAMERA_TEXT)
+        """Open the camera and start the engine, off the GUI thread (the window is already up and responsive)."""
+        self.session.start(wait=False)  # the model and the camera load on the session's worker thread
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
         self.session.set_window_geometry(bytes(self.saveGeometry().toBase64()).decode("ascii"))
@@ -204,7 +201,7 @@ class MainWindow(QMainWindow):
         if self.session.virtual_camera_state.state == "on":
             self.session.stop_virtual_camera()
         else:
-            self.session.start_virtual_camera()
+            self.session.start_virtual_camera(wait=False)
 
     def open_calibration(self) -> None:
         if self.session.settings.filter_name != NEUTRALISE:

@@ -39,7 +39,7 @@ class Tray(QSystemTrayIcon):
         if self.session.virtual_camera_state.state == "on":
             self.session.stop_virtual_camera()
         else:
-            self.session.start_virtual_camera()
+            self.session.start_virtual_camera(wait=False)
 
 
 def make_tray(session: Session, window: QWidget) -> Tray | None:

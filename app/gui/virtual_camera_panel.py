@@ -109,7 +109,7 @@ class VirtualCameraPanel(QGroupBox):
 
     def _toggle(self, checked: bool) -> None:
         if checked:
-            self.session.start_virtual_camera()
+            self.session.start_virtual_camera(wait=False)
         else:
             self.session.stop_virtual_camera()
         self.show_state(self.session.virtual_camera_state)
