@@ -80,8 +80,10 @@ def measure_live(path: Path, settings: PipelineSettings, model: Path) -> dict:
     source = VideoFileSource(path, realtime=True)
     pipeline = Pipeline(source, [NullSink()], settings, model_path=model)
     pipeline.events.frame.connect(on_frame)
+    cpu = os.times()
     with pipeline:
         pipeline.wait()
+    cpu_s = _cpu_seconds_since(cpu)
     total = source.info.frame_count or len(sent)
     span = sent[-1] - sent[0] if len(sent) > 1 else float("nan")
     p50, p95 = np.percentile(latencies, [50, 95])
@@ -93,14 +95,24 @@ def measure_live(path: Path, settings: PipelineSettings, model: Path) -> dict:
         "latency_p50_ms": float(p50),
         "latency_p95_ms": float(p95),
         "stage_ms": {k: float(np.mean(v)) for k, v in stages.items()},
+        "cpu_ms_per_frame": 1000.0 * cpu_s / max(1, len(sent)),
     }
+
+
+def _cpu_seconds_since(before: os.times_result) -> float:
+    """CPU time this process used since ``before`` (all threads): a load-independent measure of the work."""
+    now = os.times()
+    return (now.user - before.user) + (now.system - before.system)
 
 
 def measure_process(path: Path, settings: PipelineSettings, model: Path, folder: Path) -> dict:
     out = folder / f"out_{path.name}"
+    cpu = os.times()
     report = process_video(path, out, settings, model_path=model)
+    cpu_s = _cpu_seconds_since(cpu)
     out.unlink(missing_ok=True)
     return {
+        "cpu_ms_per_frame": 1000.0 * cpu_s / max(1, report.frames),
         "fps": report.fps,
         "wall_s": report.wall_s,
         "frames": report.frames,
@@ -134,7 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = PipelineSettings(filter_name=args.filter, strength=args.strength)
     rows = []
     print(f"load average at start: {os.getloadavg()}; {os.cpu_count()} CPUs", flush=True)
-    header = f"{'clip':24} {'size':>9} | {'live fps':>8} {'drop':>5} {'p50 ms':>7} {'p95 ms':>7} | {'process fps':>11}"
+    header = (
+        f"{'clip':24} {'size':>9} | {'live fps':>8} {'drop':>5} {'p50 ms':>7} {'p95 ms':>7} {'cpu ms':>6} | "
+        f"{'process fps':>11} {'cpu ms':>6} {'2-core bound':>12}"
+    )
     print(header + "\n" + "-" * len(header), flush=True)
     with tempfile.TemporaryDirectory(prefix="deadpan-bench-") as tmp:
         folder = Path(tmp)
@@ -150,10 +165,14 @@ def main(argv: list[str] | None = None) -> int:
                     row["process"] = median_run(runs)
                 rows.append(row)
                 live, proc = row.get("live", {}), row.get("process", {})
+                nan = float("nan")
+                # CPU per frame over 2 cores: the fps this work allows on an otherwise idle 2-core machine.
+                bound = 2000.0 / proc["cpu_ms_per_frame"] if proc else nan
                 print(
-                    f"{clip.stem:24} {row['size']:>9} | {live.get('fps', float('nan')):8.1f} "
-                    f"{live.get('dropped', 0):5d} {live.get('latency_p50_ms', float('nan')):7.1f} "
-                    f"{live.get('latency_p95_ms', float('nan')):7.1f} | {proc.get('fps', float('nan')):11.1f}",
+                    f"{clip.stem:24} {row['size']:>9} | {live.get('fps', nan):8.1f} {live.get('dropped', 0):5d} "
+                    f"{live.get('latency_p50_ms', nan):7.1f} {live.get('latency_p95_ms', nan):7.1f} "
+                    f"{live.get('cpu_ms_per_frame', nan):6.1f} | {proc.get('fps', nan):11.1f} "
+                    f"{proc.get('cpu_ms_per_frame', nan):6.1f} {bound:12.1f}",
                     flush=True,
                 )
     if args.json is not None:
