@@ -83,6 +83,7 @@ def test_virtual_camera_on_shows_what_to_choose_in_the_call(qtbot, tmp_path):
     qtbot.keyClick(window, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     qtbot.waitUntil(lambda: session.virtual_camera_state.state == "on", timeout=10000)
     qtbot.waitUntil(lambda: "Deadpan Test Camera" in panel.device_label.text(), timeout=5000)
+    assert window.windowTitle() == "Deadpan — sending to Deadpan Test Camera"
     assert "choose <b>Deadpan Test Camera</b> as your camera" in panel.device_label.text()
     qtbot.waitUntil(lambda: panel.sending_label.text() == "Sending to the call", timeout=15000)
     window.close()

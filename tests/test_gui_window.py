@@ -173,7 +173,9 @@ def test_gui_thread_never_blocks_while_frames_flow(qtbot, running_window):
     combo = window.filter_controls.filter_combo
     combo.setCurrentIndex(combo.findData("pixelate"))  # a filter switch while measuring, too
     window.filter_controls.strength_slider.setValue(60)
-    settle(qtbot, 1.0)
+    session.set_source(str(OTHER_CLIP), wait=False)  # and a camera switch, as the camera picker makes it
+    settle(qtbot, 2.0)
+    assert session.source_state.spec == str(OTHER_CLIP)
     heartbeat.stop()
     wall_gaps = np.diff(wall) * 1000
     busy = np.diff(cpu) * 1000

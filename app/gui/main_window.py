@@ -232,6 +232,7 @@ class MainWindow(QMainWindow):
 
     def _setting_changed(self, name: str, value: object) -> None:
         if name == "panic":
+            self._update_title()
             self.panic_button.setChecked(bool(value))
             self.preview.set_banner(PANIC_BANNER if value else "")
         elif name == "mirror":
@@ -240,8 +241,18 @@ class MainWindow(QMainWindow):
         if self.tray is not None:
             self.tray.refresh()
 
+    def _update_title(self) -> None:
+        state = self.session.virtual_camera_state
+        if self.session.panic:
+            self.setWindowTitle("Deadpan — PANIC: sending an obscured picture")
+        elif state.state == "on":
+            self.setWindowTitle(f"Deadpan — sending to {state.device}")
+        else:
+            self.setWindowTitle("Deadpan")
+
     def _virtual_camera_changed(self, state) -> None:
         self.virtual_camera_panel.show_state(state)
+        self._update_title()
         if self.tray is not None:
             self.tray.refresh()
 
