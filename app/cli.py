@@ -111,6 +111,7 @@ class ProgressBar:
     def __init__(self, label: str, stream=None) -> None:
         self.label, self.stream = label, stream or sys.stderr
         self.started = self._drawn_at = time.perf_counter()
+        self.drawn = False
 
     def __call__(self, done: int, total: int | None, force: bool = False) -> None:
         now = time.perf_counter()
@@ -124,17 +125,22 @@ class ProgressBar:
         else:
             bar = f"{done}"
         print(f"\r{self.label} {bar} frames {fps:6.1f} fps", end="", file=self.stream, flush=True)
+        self.drawn = True
 
     def finish(self, done: int, total: int | None) -> None:
         self(done, total, force=True)
-        print(file=self.stream, flush=True)
+        self.end_line()
+
+    def end_line(self) -> None:
+        """Leave the bar's line, so what is printed next starts on its own."""
+        if self.drawn:
+            print(file=self.stream, flush=True)
+            self.drawn = False
 
 
 # ------------------------------------------------------------------------------------------------- run
 def configure_run(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--stats-every", type=float, default=1.0, metavar="S", help="seconds between statistics lines (default 1)"
-    )
+    """``run`` has only the shared options (source, filter, output)."""
 
 
 def open_live_source(args: argparse.Namespace):
@@ -177,7 +183,9 @@ def run_live(args: argparse.Namespace) -> int:
     try:
         model = resolve_model_path(args)
         pipeline = Pipeline(source, [sink], settings, model_path=model, fps=args.fps)
-    except (ModelError, ValueError, OSError) as exc:
+    except ModelError as exc:
+        return fail(str(exc), 2 if args.model else 1)  # a --model that is not a model is a wrong value
+    except (ValueError, OSError) as exc:
         return fail(str(exc), 1)
     first_frame = threading.Event()
 
@@ -251,10 +259,14 @@ def run_process(args: argparse.Namespace) -> int:
         else:
             report = process_video(args.input, args.output, settings, model_path=model, progress=bar)
     except KeyboardInterrupt:
-        print(file=sys.stderr)
+        if bar is not None:
+            bar.end_line()
         return fail("interrupted; nothing written", 130)
-    except (ModelError, SourceError, SinkError, ValueError, OSError) as exc:
-        print(file=sys.stderr)
+    except ModelError as exc:
+        return fail(str(exc), 2 if args.model else 1)  # a --model that is not a model is a wrong value
+    except (SourceError, SinkError, ValueError, OSError) as exc:
+        if bar is not None:
+            bar.end_line()
         return fail(str(exc), 1)
     if bar is not None:
         bar.finish(report.frames, report.frames)

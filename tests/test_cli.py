@@ -89,6 +89,7 @@ def exit_status(args: list[str]) -> int:
             "--reference does not apply to filter blur",
         ),
         (["process", "{clip}", "-o", "{tmp}/o.mp4", "--on-face-lost", "panic"], "invalid choice: 'panic'"),
+        (["process", "{clip}", "-o", "{tmp}/o.mp4", "--model", "{clip}"], "is not a Face Landmarker model"),
         (["run", "--input", "{clip}", "--fps", "0"], "--fps: must be greater than 0"),
         (["run", "--input", "{clip}", "--camera", "0"], "not allowed with argument"),
         (["run", "--camera", "0", "--loop"], "--loop applies to --input only"),
