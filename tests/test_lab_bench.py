@@ -224,3 +224,20 @@ def test_bad_input_gives_one_line_and_exit_code_two(tmp_path, capsys):
         run_cli("bench", CLIPS[0], "--out", tmp_path / "o", "--strengths", "0,2")
     with pytest.raises(BenchError):
         discover_inputs([tmp_path / "empty_dir_missing"])
+
+
+def test_reference_photo_reaches_the_neutraliser(tmp_path, capsys):
+    photo = tmp_path / "neutral.png"
+    cv2.imwrite(str(photo), read_frames(CLIPS[0], max_frames=1)[0])  # d0 starts with a relaxed face
+    out = tmp_path / "out"
+    argv = ["bench", CLIPS[0], "--out", out, "--filters", "neutralise", "--strengths", "0,1", "--step", "4"]
+    assert run_cli(*argv, "--max-frames", "14", "--reference", photo) == 0
+    document = json.loads((out / "results.json").read_text())
+    assert document["config"]["reference"] == str(photo)
+    identity, full = document["rows"]
+    assert not identity["error"] and not full["error"]
+    assert identity["leakage"] == pytest.approx(1.0)
+    assert full["leakage_smile"] < 0.8 and full["face_kept"] == 1.0
+    (tmp_path / "notes.txt").write_text("x")
+    assert run_cli(*argv, "--reference", tmp_path / "notes.txt") == 2
+    assert "--reference" in capsys.readouterr().err

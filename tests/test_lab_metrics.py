@@ -114,6 +114,9 @@ def test_jitter_of_shaken_landmarks_is_higher(smile_clip):
     shaken = [Face(landmarks=f.landmarks + rng.normal(0, 3, f.landmarks.shape).astype(np.float32)) for f in faces]
     assert jitter_ratio(faces, shaken) > 2.0
     assert np.isnan(landmark_jitter([None, None, faces[0]]))
+    # A face found only now and then in the output gives no jitter figure rather than a noisy one.
+    sparse = [face if i % 3 == 0 else None for i, face in enumerate(faces)]
+    assert np.isnan(jitter_ratio(faces, sparse))
 
 
 def test_judge_sees_happy_at_the_smile_peak_and_not_at_the_start(smile_clip):

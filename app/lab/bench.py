@@ -230,24 +230,15 @@ def _filter_options(spec: str, reference: Any) -> tuple[str, dict[str, Any]]:
 
 
 def load_reference(path: str, model_path: str) -> Any:
-    """``--reference PATH`` for filters that take one: a saved reference, or an image of the neutral face."""
+    """``--reference PATH`` for filters that take one: a saved reference (.npz) or a photo of the neutral face."""
+    from app.neutral_reference import load_reference as load_neutral_reference
+
+    if not Path(path).is_file():
+        raise BenchError(f"reference not found: {path}")
     try:
-        from filters.neutralise import NeutralReference, reference_from_image
-    except ImportError:
-        raise BenchError("--reference PATH needs the neutralise filter, which is not installed") from None
-    file = Path(path)
-    if not file.is_file():
-        raise BenchError(f"reference not found: {file}")
-    if file.suffix.lower() not in IMAGE_EXTENSIONS:
-        return NeutralReference.load(file)
-    image = cv2.imread(str(file), cv2.IMREAD_COLOR)
-    if image is None:
-        raise BenchError(f"cannot read reference image {file}")
-    with FaceTracker(model_path, mode=IMAGE, smoothing=None) as tracker:
-        faces = tracker.track(image)
-    if not faces:
-        raise BenchError(f"no face found in reference image {file}")
-    return reference_from_image(image, faces[0])
+        return load_neutral_reference(path, model_path)
+    except (ValueError, OSError) as exc:
+        raise BenchError(f"--reference {path}: {exc}") from None
 
 
 @dataclass

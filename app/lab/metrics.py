@@ -195,24 +195,36 @@ def face_size(face: Face) -> float:
     return float(np.linalg.norm(pts.max(axis=0) - pts.min(axis=0)))
 
 
-def landmark_jitter(faces: Sequence[Face | None]) -> float:
-    """Mean |second difference| of the landmarks over consecutive frames, in face sizes.
-
-    Steady motion has zero second difference, so this mostly measures shake. Only triples of consecutive frames
-    that all have a face count; NaN if there are none."""
+def _jitter_values(faces: Sequence[Face | None]) -> list[float]:
     values = []
     for a, b, c in zip(faces, faces[1:], faces[2:]):
         if a is None or b is None or c is None:
             continue
         second = a.points - 2.0 * b.points + c.points
         values.append(float(np.linalg.norm(second, axis=1).mean()) / max(face_size(b), 1.0))
+    return values
+
+
+def landmark_jitter(faces: Sequence[Face | None]) -> float:
+    """Mean |second difference| of the landmarks over consecutive frames, in face sizes.
+
+    Steady motion has zero second difference, so this mostly measures shake. Only triples of consecutive frames
+    that all have a face count; NaN if there are none."""
+    values = _jitter_values(faces)
     return float(np.mean(values)) if values else float("nan")
 
 
+# Jitter compares like with like only when the output keeps the face in most of the input's frame triples; on a
+# face found now and then (a half-erased face) it would measure the landmarker's guesses, not the filter.
+MIN_JITTER_COVERAGE = 0.5
+
+
 def jitter_ratio(input_faces: Sequence[Face | None], output_faces: Sequence[Face | None]) -> float:
-    """Landmark jitter of the output / of the input (1 = as steady as the input, above 1 = the filter adds shake)."""
-    jitter_in = landmark_jitter(input_faces)
-    jitter_out = landmark_jitter(output_faces)
-    if not np.isfinite(jitter_in) or not np.isfinite(jitter_out) or jitter_in <= 0:
+    """Landmark jitter of the output / of the input (1 = as steady as the input, above 1 = the filter adds shake).
+    NaN when the output keeps the face in fewer than :data:`MIN_JITTER_COVERAGE` of the input's frame triples."""
+    values_in = _jitter_values(input_faces)
+    values_out = _jitter_values(output_faces)
+    if not values_in or len(values_out) < MIN_JITTER_COVERAGE * len(values_in):
         return float("nan")
-    return jitter_out / jitter_in
+    jitter_in = float(np.mean(values_in))
+    return float(np.mean(values_out)) / jitter_in if jitter_in > 0 else float("nan")

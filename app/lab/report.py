@@ -66,7 +66,7 @@ face is gone, so its leakage of 0 means <i>erased</i>, not <i>neutralised</i>.</
 <li><b>speech kept</b>: correlation of jawOpen between input and output (1 = the mouth still opens and closes
 with the speech; 0 = no mouth movement gets through).</li>
 <li><b>jitter ×</b>: frame-to-frame landmark shake of the output divided by the input's (1 = as steady; above 1 = the
-filter adds flicker).</li>
+filter adds flicker); empty when the output loses the face in most frames.</li>
 <li><b>background kept</b>: share of pixels beyond the face margin that are unchanged (1 = the filter touches the
 face only).</li>
 <li><b>judge</b>: an independent FER-2013 expression classifier on the same face crop of input and output.
