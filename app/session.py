@@ -231,14 +231,20 @@ class Session:
         if self.source_state.state == "none" and self._cameras and self.settings.camera is None:
             self.set_source(str(self._cameras[0].id), remember=False, wait=False)
 
-    def set_source(self, spec: str, *, remember: bool = True, wait: bool = True) -> bool | None:
+    def set_source(
+        self, spec: str, *, remember: bool = True, wait: bool = True, release_first: bool = False
+    ) -> bool | None:
         """Switch to ``spec`` (camera index, /dev/videoN or a video file). Output stays obscured until the new
         source's face is found. On failure the previous source keeps running and ``source`` says why.
-        ``wait=False``: done on the worker thread (returns None; the ``source`` event tells the outcome)."""
+        ``wait=False``: done on the worker thread (returns None; the ``source`` event tells the outcome).
+        ``release_first``: close the current source before opening the new one (the same camera at another size:
+        most drivers refuse a second open of a busy device); meanwhile the engine sends obscured frames."""
         if not wait:
-            self._in_background(lambda: self.set_source(spec, remember=remember))
+            self._in_background(lambda: self.set_source(spec, remember=remember, release_first=release_first))
             return None
         s = self.settings
+        if release_first and self._source is not None:
+            _stop_quietly(self._source)
         try:
             source = self._open_source(spec, s.width, s.height, s.fps)
             pipeline = self._pipeline
@@ -259,6 +265,9 @@ class Session:
             with self._lock:
                 self._source = source
         except Exception as exc:  # SourceError, OS and model errors alike become a message
+            if release_first and self._source is not None:
+                with contextlib.suppress(Exception):  # back to the camera as it was
+                    self._source.start()
             message = f"Could not open {_display_name(spec)}: {_one_line(exc)}"
             self._set_source_state(SourceState("failed", spec, message=message))
             self.events.message.emit(message)
@@ -283,7 +292,7 @@ class Session:
     def _reopen_camera(self) -> None:
         spec = self.source_state.spec
         if self.source_state.state == "open" and spec is not None and not _is_file_spec(spec):
-            self.set_source(spec, remember=False, wait=False)
+            self.set_source(spec, remember=False, wait=False, release_first=True)
 
     def _set_source_state(self, state: SourceState) -> None:
         self.source_state = state
