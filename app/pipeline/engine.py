@@ -15,99 +15,25 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
-from app.events import EventEmitter
 from app.pipeline.failsafe import FaceGate, FailSafe, is_valid_output, obscure_frame
+from app.pipeline.frames import STATES, FrameResult, Mailbox, PipelineEvents, Status, Tracked, describe
+from app.pipeline.outputs import SinkSlot
 from app.pipeline.settings import PipelineSettings
 from app.pipeline.stats import StatsCollector, StatsSnapshot
-from app.sinks.base import Sink, SinkError
+from app.sinks.base import Sink
 from app.sources.base import CapturedFrame, Source
 from app.tracking import FaceTracker
-from filters import Face, Filter, create_filter
+from filters import Filter, create_filter
 
 log = logging.getLogger(__name__)
 
-STATES = ("starting", "face_found", "face_lost", "error", "panic", "no_source", "stopped")
+__all__ = ["STATES", "FrameResult", "Pipeline", "PipelineEvents", "Status"]
 FALLBACK_WORDS = {"obscure": "sending obscured frame", "hold": "holding the last good frame", "card": "sending card"}
-
-
-@dataclass(frozen=True)
-class Status:
-    state: str
-    message: str
-    faces: int = 0
-
-
-@dataclass(frozen=True)
-class FrameResult:
-    """``source_image`` is the RAW frame: for a local "before" preview ONLY, never for output.
-    ``output`` is exactly what the sinks were handed."""
-
-    source_image: np.ndarray
-    output: np.ndarray
-    faces: tuple[Face, ...]
-    status: Status
-    timings_ms: dict[str, float]
-    captured_at: float
-    sent_at: float
-
-
-@dataclass
-class PipelineEvents:
-    frame: EventEmitter = field(default_factory=lambda: EventEmitter("frame"))
-    status: EventEmitter = field(default_factory=lambda: EventEmitter("status"))
-    stats: EventEmitter = field(default_factory=lambda: EventEmitter("stats"))
-
-
-@dataclass
-class _Tracked:
-    """A frame on its way from the tracking stage to the output stage."""
-
-    captured: CapturedFrame
-    faces: tuple[Face, ...] | None  # None: not tracked (tracking raised, or panic skipped it)
-    error: str  # why tracking failed ("" if it did not)
-    timings: dict[str, float]
-    started: float  # perf_counter() when the frame was taken from the source
-    generation: int  # bumped when the source changes: the output stage then starts afresh
-    tracker_swapped: bool = False
-
-
-class _Mailbox:
-    """One slot between the two stages: ``put`` replaces an untaken item (returns True if it did)."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._item: _Tracked | None = None
-        self.closed = False
-
-    def put(self, item: _Tracked) -> bool:
-        with self._cond:
-            replaced = self._item is not None
-            self._item = item
-            self._cond.notify_all()
-            return replaced
-
-    def take(self, timeout: float) -> _Tracked | None:
-        with self._cond:
-            self._cond.wait_for(lambda: self._item is not None or self.closed, timeout)
-            item, self._item = self._item, None
-            return item
-
-    def close(self) -> None:
-        with self._cond:
-            self.closed = True
-            self._cond.notify_all()
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {text[:120]}" if text else type(exc).__name__
 
 
 def _default_model_path() -> Path:
@@ -119,51 +45,6 @@ def _default_model_path() -> Path:
             raise ValueError("no face model: pass model_path or set DEADPAN_MODEL") from None
         return Path(env)
     return resolve_model(None)
-
-
-class _SinkSlot:
-    """One output and its health: opened lazily at the first frame's size, retried with back-off on failure."""
-
-    FIRST_RETRY_S = 0.1
-    MAX_RETRY_S = 5.0
-
-    def __init__(self, sink: Sink) -> None:
-        self.sink = sink
-        self.size: tuple[int, int] | None = None  # (width, height) once started
-        self.failures = 0
-        self.retry_at = 0.0
-        self.error = ""  # for the status line
-        self.reason = ""  # the sink's own message
-
-    def write(self, frame: np.ndarray, fps: float, now: float) -> None:
-        if self.failures and now < self.retry_at:
-            return
-        try:
-            if self.size is None:
-                height, width = frame.shape[:2]
-                self.sink.start(width, height, fps)
-                self.size = (width, height)
-            if (frame.shape[1], frame.shape[0]) != self.size:  # a new source of another size: keep the sink's
-                frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
-            self.sink.write(frame)
-        except Exception as exc:
-            self.failures += 1
-            delay = min(self.MAX_RETRY_S, self.FIRST_RETRY_S * 2 ** (self.failures - 1))
-            self.retry_at = now + delay
-            # Sink errors are written for users (what to do); anything else gets its type for context.
-            self.reason = str(exc).splitlines()[0] if isinstance(exc, SinkError) and str(exc) else _describe(exc)
-            self.error = f"output {self.sink.device} failed ({self.reason}), retrying in {delay:.1f} s"
-            log.warning("%s", self.error)
-        else:
-            self.failures, self.error, self.reason = 0, "", ""
-
-    def stop(self) -> None:
-        if self.size is not None:
-            self.size = None
-            try:
-                self.sink.stop()
-            except Exception as exc:
-                log.warning("output %s did not stop cleanly: %s", self.sink.device, _describe(exc))
 
 
 class Pipeline:
@@ -192,7 +73,7 @@ class Pipeline:
         self._tracker = tracker if tracker is not None else self._build_tracker(self._settings)
         self._source = source
         self._source_started = False
-        self._slots = [_SinkSlot(s) for s in sinks]
+        self._slots = [SinkSlot(s) for s in sinks]
         self._fps_requested = fps
         self._stall_after_s = stall_after_s
 
@@ -212,7 +93,7 @@ class Pipeline:
         self._status_lock = threading.RLock()
         self._threads: list[threading.Thread] = []
         self._stop_event = threading.Event()
-        self._mailbox = _Mailbox()
+        self._mailbox = Mailbox()
         self._generation = 0  # of the tracking stage
         self._output_generation = 0  # the last one the output stage saw
         self._last_output: np.ndarray | None = None
@@ -270,7 +151,7 @@ class Pipeline:
             self._source.start()
             self._source_started = True
         self._stop_event.clear()
-        self._mailbox = _Mailbox()
+        self._mailbox = Mailbox()
         self._threads = [
             threading.Thread(target=self._tracking_loop, name="deadpan-track", daemon=True),
             threading.Thread(target=self._output_loop, name="deadpan-output", daemon=True),
@@ -328,14 +209,14 @@ class Pipeline:
                     new_filter = self._build_filter(wanted)
                 except Exception as exc:
                     self._set_status(
-                        Status("error", f"could not switch to filter {wanted.filter_name} ({_describe(exc)})")
+                        Status("error", f"could not switch to filter {wanted.filter_name} ({describe(exc)})")
                     )
                     wanted = wanted.replace(filter_name=current.filter_name, filter_options=current.filter_options)
             if wanted.tracker_changed(current):
                 try:
                     new_tracker = self._build_tracker(wanted)
                 except Exception as exc:
-                    self._set_status(Status("error", f"could not change face tracking ({_describe(exc)})"))
+                    self._set_status(Status("error", f"could not change face tracking ({describe(exc)})"))
                     wanted = wanted.replace(max_faces=current.max_faces, smoothing=current.smoothing)
             if wanted.panic:
                 self._panic_now.set()
@@ -370,7 +251,7 @@ class Pipeline:
 
     def add_sink(self, sink: Sink) -> None:
         with self._lock:
-            self._slots.append(_SinkSlot(sink))
+            self._slots.append(SinkSlot(sink))
 
     def remove_sink(self, sink: Sink) -> None:
         with self._lock:
@@ -386,23 +267,23 @@ class Pipeline:
         return self._output_stage(self._tracking_stage(captured, timestamp_ms, read_wait_ms))
 
     # ----------------------------------------------------------------- the two stages of one frame
-    def _tracking_stage(self, captured: CapturedFrame, timestamp_ms: int | None, read_wait_ms: float) -> _Tracked:
+    def _tracking_stage(self, captured: CapturedFrame, timestamp_ms: int | None, read_wait_ms: float) -> Tracked:
         started = time.perf_counter()
         swapped = self._apply_pending_tracker()
         timings = {"read_wait": read_wait_ms}
-        tracked = _Tracked(captured, None, "", timings, started, self._generation, swapped)
+        tracked = Tracked(captured, None, "", timings, started, self._generation, swapped)
         if self._panic_now.is_set():
             return tracked  # nothing of this frame will be shown: spare the CPU
         try:
             ts = int(captured.captured_at * 1000) if timestamp_ms is None else timestamp_ms
             tracked.faces = tuple(self._tracker.track(captured.image, ts))
         except Exception as exc:
-            tracked.error = _describe(exc)
+            tracked.error = describe(exc)
             log.warning("face tracking failed: %s", tracked.error)
         timings["track"] = (time.perf_counter() - started) * 1000.0
         return tracked
 
-    def _output_stage(self, tracked: _Tracked) -> FrameResult:
+    def _output_stage(self, tracked: Tracked) -> FrameResult:
         self._apply_pending()
         if tracked.generation != self._output_generation:
             self._output_generation = tracked.generation
@@ -430,7 +311,7 @@ class Pipeline:
         self._maybe_emit_stats(sent_at)
         return result
 
-    def _filter_or_fail_closed(self, tracked: _Tracked, settings: PipelineSettings) -> tuple[np.ndarray, Status]:
+    def _filter_or_fail_closed(self, tracked: Tracked, settings: PipelineSettings) -> tuple[np.ndarray, Status]:
         raw = tracked.captured.image
         fallback = FALLBACK_WORDS[settings.on_face_lost]
         if tracked.error:
@@ -448,7 +329,7 @@ class Pipeline:
             filtered = self._filter.apply(raw.copy(), faces)
             error = "" if is_valid_output(filtered, raw) else "returned a frame of the wrong shape or type"
         except Exception as exc:
-            log.warning("filter %s failed: %s", settings.filter_name, _describe(exc))
+            log.warning("filter %s failed: %s", settings.filter_name, describe(exc))
             filtered, error = None, "failed"
         tracked.timings["filter"] = (time.perf_counter() - t) * 1000.0
         if error:  # the face itself is still trusted: the next frame may filter again
@@ -486,7 +367,7 @@ class Pipeline:
                     captured = source.read(timeout=interval)
                 except Exception as exc:
                     captured = None
-                    self._set_status(Status("error", f"camera read failed ({_describe(exc)}): sending obscured frame"))
+                    self._set_status(Status("error", f"camera read failed ({describe(exc)}): sending obscured frame"))
                     self._stop_event.wait(interval)
                 if captured is None:
                     if source.ended and self._pending_source is None:
@@ -627,4 +508,4 @@ class Pipeline:
         try:
             source.stop()
         except Exception as exc:
-            log.warning("source did not stop cleanly: %s", _describe(exc))
+            log.warning("source did not stop cleanly: %s", describe(exc))
