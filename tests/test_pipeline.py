@@ -198,6 +198,23 @@ def test_a_broken_filter_fails_closed(test_filters, name, collect):
         assert face_hidden(result.output, frames[i], faces[i])
 
 
+def test_damaged_frames_from_the_camera_are_replaced_by_the_last_output_obscured(collect):
+    frames, faces = clip(count=4)
+    gray = frames[2][:, :, 0]
+    damaged = [frames[0], frames[1], gray, frames[2].astype(np.float32), np.zeros((0, 0, 3), np.uint8), frames[3]]
+    pipeline = Pipeline(None, [collect], model_path=MODEL)
+    try:
+        results = step_through(pipeline, damaged)
+    finally:
+        pipeline.stop()
+    stand_in = obscure_frame(results[1].output)
+    for result in results[2:5]:
+        assert result.status.state == "error" and "damaged frame" in result.status.message
+        assert np.array_equal(result.output, stand_in) and result.output.shape == frames[0].shape
+    assert len(collect.frames) == 6 and all(f.shape == frames[0].shape for f in collect.frames)
+    assert face_hidden(results[5].output, frames[3], faces[3])
+
+
 def test_a_filter_drawing_into_its_input_leaves_the_raw_preview_and_the_fallback_intact(test_filters, collect):
     frames, _ = clip(count=3)
     originals = [f.copy() for f in frames]

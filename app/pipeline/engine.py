@@ -36,6 +36,16 @@ __all__ = ["STATES", "FrameResult", "Pipeline", "PipelineEvents", "Status"]
 FALLBACK_WORDS = {"obscure": "sending obscured frame", "hold": "holding the last good frame", "card": "sending card"}
 
 
+def _is_bgr_frame(image: object) -> bool:
+    return (
+        isinstance(image, np.ndarray)
+        and image.ndim == 3
+        and image.shape[2] == 3
+        and image.dtype == np.uint8
+        and image.size > 0
+    )
+
+
 def _default_model_path() -> Path:
     try:
         from app.model_store import resolve_model
@@ -62,7 +72,7 @@ class Pipeline:
         model_path: str | Path | None = None,
         tracker: FaceTracker | None = None,
         fps: float | None = None,
-        stall_after_s: float = 0.5,
+        stall_after_s: float = 0.25,
     ) -> None:
         self.events = PipelineEvents()
         self._settings = settings or PipelineSettings()
@@ -294,14 +304,22 @@ class Pipeline:
         captured, timings = tracked.captured, tracked.timings
         raw = captured.image
         faces = tracked.faces or ()
-        if settings.panic or (tracked.faces is None and not tracked.error):
+        stand_in = False  # a stand-in is not remembered as "the last output", so it is never obscured twice
+        if not _is_bgr_frame(raw):
+            # A damaged frame (wrong shape or type, empty, None): nothing in it can be filtered or obscured
+            # safely, and a frame of another shape would make the sinks fail. Send the stand-in instead.
+            self._gate.lose()
+            raw, what = self._stand_in_frame()
+            output, status = raw, Status("error", f"the camera sent a damaged frame: {what}")
+            stand_in = True
+        elif settings.panic or (tracked.faces is None and not tracked.error):
             self._gate.lose()
             output, status = obscure_frame(raw), Status("panic", "panic: every frame obscured")
         else:
             output, status = self._filter_or_fail_closed(tracked, settings)
         if self._panic_now.is_set() and status.state != "panic":  # panic pressed while this frame was in flight
             output, status = obscure_frame(raw), Status("panic", "panic: every frame obscured")
-        sent_at = self._deliver(output, timings)
+        sent_at = self._deliver(output, timings, remember=not stand_in)
         self._last_frame_at = sent_at
         timings["total"] = (time.perf_counter() - tracked.started) * 1000.0 + timings["read_wait"]
         self._stats.record(sent_at, sent_at - captured.captured_at, timings)
@@ -340,12 +358,13 @@ class Pipeline:
         noun = "face" if len(faces) == 1 else "faces"
         return filtered, Status("face_found", f"{len(faces)} {noun} covered", len(faces))
 
-    def _deliver(self, output: np.ndarray, timings: dict[str, float]) -> float:
+    def _deliver(self, output: np.ndarray, timings: dict[str, float], remember: bool = True) -> float:
         sent_at = time.monotonic()
         t = time.perf_counter()
         self._write_sinks(output, sent_at)
         timings["sink"] = (time.perf_counter() - t) * 1000.0
-        self._last_output = output
+        if remember:
+            self._last_output = output
         self._last_sent_at = sent_at
         return sent_at
 
@@ -406,21 +425,25 @@ class Pipeline:
         """The source stalled: repeat the last output, obscured, at the target rate so the call never freezes."""
         if now - self._last_frame_at < self._stall_after_s or now - self._last_sent_at < interval:
             return
-        if self._last_output is not None:
-            if self._stall_cache is None or self._stall_cache[0] != id(self._last_output):
-                self._stall_cache = (id(self._last_output), obscure_frame(self._last_output))
-            frame = self._stall_cache[1]
-            message = "no frames from the camera: sending the last frame obscured"
-        else:
-            info = self._source.info
-            frame = self._failsafe.card(info.height, info.width)
-            message = "waiting for the camera: sending card"
+        waiting = "no frames from the camera" if self._last_output is not None else "waiting for the camera"
+        frame, what = self._stand_in_frame()
+        message = f"{waiting}: {what}"
         self._write_sinks(frame, now)
         self._last_sent_at = now
         self._stats.resent += 1
         if self._status.state != "error":
             self._set_status(Status("no_source", message))
         self._maybe_emit_stats(now)
+
+    def _stand_in_frame(self) -> tuple[np.ndarray, str]:
+        """What to send when there is no usable camera frame: the last output obscured, else a card."""
+        if self._last_output is not None:
+            if self._stall_cache is None or self._stall_cache[0] != id(self._last_output):
+                self._stall_cache = (id(self._last_output), obscure_frame(self._last_output))
+            return self._stall_cache[1], "sending the last frame obscured"
+        info = self._source.info if self._source is not None else None
+        height, width = (info.height, info.width) if info and info.width > 0 else (480, 640)
+        return self._failsafe.card(height, width), "sending card"
 
     def _swap_source(self) -> None:
         with self._lock:
