@@ -105,7 +105,9 @@ def face_region(
         _fill(canvas, _expanded_contour(face, margin_px + feather_px / 2), (x0, y0))
         canvas = cv2.stackBlur(canvas, (kernel, kernel))
     _fill(canvas, _expanded_contour(face, margin_px), (x0, y0))
-    return FaceRegion((x0, y0, x1, y1), canvas.astype(np.float32) * (1.0 / 255.0), size)
+    mask = canvas.astype(np.float32)
+    mask *= 1.0 / 255.0
+    return FaceRegion((x0, y0, x1, y1), mask, size)
 
 
 def union_roi(rois: Sequence[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
@@ -157,7 +159,7 @@ class FaceRegionFilter(Filter):
             if region is None:
                 continue
             patch = frame[region.slices]
-            weight = region.mask * self.opacity
+            weight = region.mask if self.opacity == 1.0 else region.mask * self.opacity
             patch[:] = cv2.blendLinear(patch, self.cover(frame, region), 1.0 - weight, weight)
         return frame
 
