@@ -106,13 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         for name in FILTERS:
             filt = create_filter(name, args.strength)
             wall, cpu = time_calls(filt.apply, frames, args.repeat)
-            print(
-                f"{name:<10} {width:>5}x{height:<4} {np.median(wall):>10.2f} {np.percentile(wall, 95):>8.2f} {cpu:>7.2f}"
-            )
+            print(row(name, width, height, wall, cpu))
         wall, cpu = time_calls(obscure_frame, [(frame,) for frame, _ in frames], args.repeat)
-        print(
-            f"{'obscure':<10} {width:>5}x{height:<4} {np.median(wall):>10.2f} {np.percentile(wall, 95):>8.2f} {cpu:>7.2f}"
-        )
+        print(row("obscure", width, height, wall, cpu))
         print(f"{'':<10} (largest face there: {size:.0f} px)")
     return 0
 
