@@ -17,7 +17,7 @@ class SinkSlot:
     """One output and its health: opened lazily at the first frame's size, retried with back-off on failure."""
 
     FIRST_RETRY_S = 0.1
-    MAX_RETRY_S = 5.0
+    MAX_RETRY_S = 0.5  # a driver that comes back is used again within half a second (recovery under 1 s)
 
     def __init__(self, sink: Sink) -> None:
         self.sink = sink
