@@ -213,11 +213,13 @@ def test_bad_input_gives_one_line_and_exit_code_two(tmp_path, capsys):
     assert run_cli("bench", tmp_path / "notes.txt", "--out", tmp_path / "o") == 2
     (tmp_path / "bad.onnx").write_bytes(b"x")
     assert run_cli("bench", CLIPS[0], "--out", tmp_path / "o", "--judge", tmp_path / "bad.onnx") == 2
+    (tmp_path / "broken.mp4").write_bytes(b"\x00" * 4096)
+    assert run_cli("bench", CLIPS[0], tmp_path / "broken.mp4", "--out", tmp_path / "o") == 2
     (tmp_path / "taken").write_text("a file where the results folder should go")
     assert run_cli("bench", CLIPS[0], "--out", tmp_path / "taken", "--filters", "blur") == 2
     assert cli_main(["bench", str(tmp_path / "missing.mp4"), "--out", str(tmp_path / "o")]) == 2  # via `deadpan`
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 6 and all(line.startswith("deadpan bench: ") for line in err), err
+    assert len(err) == 7 and all(line.startswith("deadpan bench: ") for line in err), err
     assert "sparkle" in err[1] and "blur" in err[1]  # says which filters exist
     assert not (tmp_path / "o").exists()
     with pytest.raises(SystemExit):

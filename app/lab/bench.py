@@ -591,6 +591,9 @@ def run_bench(args: argparse.Namespace) -> int:
         if not names:
             raise BenchError("no filters are registered")
         inputs = discover_inputs(args.inputs)
+        for item in inputs:  # an unreadable file fails now, in one line, not minutes into the run
+            if next(read_input(item, max_frames=1), None) is None:
+                raise BenchError(f"no frames could be read from {item.paths[0]}")
         if args.judge:
             ExpressionJudge(args.judge)  # fail before the long run, not in a worker
         model_path = str(resolve_model(args.model))
