@@ -77,7 +77,9 @@ def compute_targets(
     desired[IRISES] = pose_free[IRISES]  # gaze is not expression
     pull = weights.astype(np.float32).copy()
     if keep_blinks:
-        # A blink (score well above a squint's) keeps its eyelids; squinting and widening are still removed.
+        # A closed eye (score well above a squint's) keeps its eyelids, whether a blink or a wink: the pixels
+        # behind a closed lid do not exist, so opening it by warping only smears the lid. Squinting and widening
+        # are still removed.
         for lids, index in ((_RIGHT_EYELIDS, _BLINK[0]), (_LEFT_EYELIDS, _BLINK[1])):
             pull[lids] *= 1.0 - float(smoothstep(0.35, 0.6, face.blendshapes[index]))
     gap_now = pose_free[LOWER_LIP_INNER_MID, 1] - pose_free[UPPER_LIP_INNER_MID, 1]

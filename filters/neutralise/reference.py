@@ -18,6 +18,7 @@ import numpy as np
 
 from filters.base import BLENDSHAPE_INDEX, BLENDSHAPE_NAMES, NUM_LANDMARKS, Face
 from filters.neutralise.alignment import frontal_frame, to_pose_free
+from filters.neutralise.basis import neutral_estimate
 from filters.neutralise.regions import LIPS
 
 FORMAT_VERSION = 1
@@ -130,7 +131,9 @@ class AutoReference:
         best = min((s for s, _ in self._pool), default=np.inf)
         changed = False
         if residual <= self.MAX_FIT_RESIDUAL and score <= best + self.MARGIN:
-            self._pool.append((score, pose_free))
+            # The expression the tracker reads in this frame is taken out first, so even a first frame that is
+            # not calm gives a usable neutral guess; calmer frames need (and get) less correction.
+            self._pool.append((score, neutral_estimate(pose_free, face.blendshapes)))
             self._pool.sort(key=lambda item: item[0])
             floor = self._pool[0][0] + self.MARGIN
             self._pool = [item for item in self._pool[: self.KEEP] if item[0] <= floor]
