@@ -123,7 +123,9 @@ def test_judge_sees_the_smile_in_the_input_and_confusion_tables_add_up(bench):
 
 def test_results_do_not_depend_on_the_number_of_workers(bench, tmp_path):
     _, _, parallel = bench
-    code = run_cli("bench", *CLIPS[:2], "--out", tmp_path, *QUICK, "--judge", JUDGE, "--workers", "1")
+    # Each input's numbers depend on that input alone: one clip measured in-process must match the same clip
+    # measured in a worker process beside two others.
+    code = run_cli("bench", CLIPS[0], "--out", tmp_path, *QUICK, "--judge", JUDGE, "--workers", "1")
     assert code == 0
     serial = json.loads((tmp_path / "results.json").read_text())
     compared = 0
@@ -133,7 +135,7 @@ def test_results_do_not_depend_on_the_number_of_workers(bench, tmp_path):
             if column not in TIMING_COLUMNS:
                 assert twin[column] == value, (row["input"], row["filter"], row["strength"], column)
         compared += 1
-    assert compared == 2 * len(parallel["config"]["filters"]) * len(STRENGTHS)
+    assert compared == len(parallel["config"]["filters"]) * len(STRENGTHS)
 
 
 def test_report_is_self_contained_and_renders_in_headless_chromium(bench, artifacts_dir):
