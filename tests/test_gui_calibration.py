@@ -30,7 +30,7 @@ def relaxed_excerpt(tmp_path):
 def test_calibration_completes_and_changes_the_reference(qtbot, tmp_path):
     settings = make_settings(camera=str(relaxed_excerpt(tmp_path)), virtual_camera=True)
     window, session, _store = make_window(
-        tmp_path / "s.json", settings, calibration_countdown_s=0.3, calibration_capture_s=2.0
+        tmp_path / "s.json", settings, calibration_countdown_s=0.3, calibration_capture_s=3.0
     )
     recorder = Recorder(session)
     start_window(qtbot, window, session)

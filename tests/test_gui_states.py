@@ -6,6 +6,8 @@ import functools
 import http.server
 import threading
 
+import cv2
+import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog
@@ -17,7 +19,8 @@ from app.sinks import VirtualCameraSink
 from app.sources.listing import list_cameras
 
 from .conftest import MODEL
-from .gui_harness import make_settings, make_window, start_window
+from .gui_harness import CLIP, Recorder, make_settings, make_window, start_window
+from .helpers import read_frames
 from .test_session import fake_sysfs
 
 
@@ -134,3 +137,24 @@ def test_offline_first_run_says_how_to_supply_the_file_and_can_be_cancelled(qtbo
     qtbot.mouseClick(again.cancel_button, Qt.MouseButton.LeftButton)
     assert again.result() == QDialog.DialogCode.Rejected and again.model_path is None
     assert not (tmp_path / "models" / MODEL.name).exists()
+
+
+def test_face_lost_is_said_in_the_window_and_the_call_gets_an_obscured_frame(qtbot, tmp_path):
+    # A clip whose face walks out of the picture: a second of the real face, then a second of empty frames.
+    frames = read_frames(CLIP, max_frames=25)
+    path = tmp_path / "leaves.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, frames[0].shape[1::-1])
+    for frame in frames + [np.full_like(frames[0], 90)] * 25:
+        writer.write(frame)
+    writer.release()
+    window, session, _store = make_window(tmp_path / "s.json", make_settings(camera=str(path), virtual_camera=True))
+    recorder = Recorder(session)
+    start_window(qtbot, window, session)
+    status = window.status_bar
+    qtbot.waitUntil(lambda: status.status_label.text().startswith("Face found"), timeout=15000)
+    qtbot.waitUntil(lambda: status.status_label.text() == "Face lost: sending obscured frame", timeout=15000)
+    assert status.faces_label.text() == "Faces: 0"
+    qtbot.waitUntil(lambda: "fps" in status.stats_label.text() and "track" in status.stages_label.text(), timeout=5000)
+    recorder.wait_sent(qtbot, 10)
+    window.close()
+    assert recorder.leaks() == []
