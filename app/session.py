@@ -13,6 +13,10 @@ Events (each an :class:`~app.events.EventEmitter`; callbacks run on the emitting
 - ``source(SourceState)``: the source opened, failed, or there is none.
 - ``message(str)``: a one-line notice for the user.
 
+Slow steps (loading the model, opening a camera, opening the virtual-camera driver and running the doctor's checks)
+take ``wait=False`` to run on the session's own worker thread, in order; the app always uses it so the GUI thread
+never waits. Tests and scripts call the same methods with the default ``wait=True``.
+
 Fail closed: every change goes through ``Pipeline.update`` / ``set_source`` which never let a raw frame out; the
 virtual camera is only attached to a pipeline that is already running, so it never sees a frame from before.
 """
