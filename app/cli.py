@@ -162,6 +162,11 @@ def open_live_output(args: argparse.Namespace):
     from app.sinks import VideoFileSink, VirtualCameraSink
 
     if args.output == "vcam":
+        from pyvirtualcam.camera import BACKENDS as REGISTERED_BACKENDS
+
+        known = ("auto", *REGISTERED_BACKENDS)
+        if args.backend not in known:  # checked here, not after the pipeline started and the camera opened
+            raise OptionError(f"unknown virtual camera backend {args.backend!r}; choose one of: {', '.join(known)}")
         return VirtualCameraSink(backend=args.backend, device=args.device)
     path = writable_output(args.output)  # raises ArgumentTypeError with a one-line reason
     return VideoFileSink(path)
@@ -185,7 +190,9 @@ def run_live(args: argparse.Namespace) -> int:
         pipeline = Pipeline(source, [sink], settings, model_path=model, fps=args.fps)
     except ModelError as exc:
         return fail(str(exc), 2 if args.model else 1)  # a --model that is not a model is a wrong value
-    except (ValueError, OSError) as exc:
+    except ValueError as exc:  # a filter option the filter refuses (e.g. an unknown region)
+        return fail(str(exc))
+    except OSError as exc:
         return fail(str(exc), 1)
     first_frame = threading.Event()
 
@@ -199,6 +206,11 @@ def run_live(args: argparse.Namespace) -> int:
         pipeline.events.frame.disconnect(on_first_frame)
         first_frame.set()
 
+    def quiet() -> None:  # before an error: end the live line, and no "stopped" line after the error
+        pipeline.events.status.disconnect(on_status)
+        pipeline.events.stats.disconnect(on_stats)
+        print(file=sys.stderr, flush=True)
+
     pipeline.events.status.connect(on_status)
     pipeline.events.stats.connect(on_stats)
     pipeline.events.frame.connect(on_first_frame)
@@ -208,6 +220,7 @@ def run_live(args: argparse.Namespace) -> int:
         pipeline.start()
         first_frame.wait(15.0)
         if pipeline.sink_errors:  # the output cannot open at all: say why instead of retrying forever
+            quiet()
             pipeline.stop()
             return fail(pipeline.sink_errors[0], 1)
         print(f"\r\033[Kdeadpan: sending to {sink.device} (Ctrl-C stops)", file=sys.stderr, flush=True)
@@ -215,7 +228,11 @@ def run_live(args: argparse.Namespace) -> int:
             pass
     except KeyboardInterrupt:
         pass
-    except (SourceError, SinkError) as exc:
+    except SourceError as exc:  # the camera or file given cannot be read: a wrong value, like a bad option
+        quiet()
+        return fail(str(exc))
+    except SinkError as exc:
+        quiet()
         return fail(str(exc), 1)
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -264,7 +281,11 @@ def run_process(args: argparse.Namespace) -> int:
         return fail("interrupted; nothing written", 130)
     except ModelError as exc:
         return fail(str(exc), 2 if args.model else 1)  # a --model that is not a model is a wrong value
-    except (SourceError, SinkError, ValueError, OSError) as exc:
+    except (SourceError, ValueError) as exc:  # the input file or an option value is unusable
+        if bar is not None:
+            bar.end_line()
+        return fail(str(exc))
+    except (SinkError, OSError) as exc:
         if bar is not None:
             bar.end_line()
         return fail(str(exc), 1)
