@@ -33,3 +33,13 @@ def test_one_euro_smooths_jitter_but_follows_motion():
     assert np.std(still[30:]) < 1.0  # raw jitter std is 2 px
     moved = [f(np.array([100.0 + 20 * t]), (60 + t) / 30) for t in range(30)]
     assert abs(moved[-1][0] - (100 + 20 * 29)) < 40  # keeps up with 600 px/s within ~2 frames
+
+
+def test_a_face_found_again_after_a_loss_keeps_its_id():
+    frames, _ = tracked_clip(CLIPS[0])
+    blank = np.zeros_like(frames[0])
+    with FaceTracker(MODEL) as tracker:
+        first = tracker.track(frames[0], 0)
+        assert tracker.track(blank, 40) == []
+        again = tracker.track(frames[1], 80)
+    assert [f.face_id for f in first] == [f.face_id for f in again] == [0]

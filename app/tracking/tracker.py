@@ -58,7 +58,6 @@ class FaceTracker:
         )
         self._landmarker = vision.FaceLandmarker.create_from_options(options)
         self._last_ts = -1
-        self._next_id = 0
         self._previous: dict[int, np.ndarray] = {}  # face_id -> centre in the previous frame
         self._smoothers: dict[int, OneEuroFilter] = {}
 
@@ -122,7 +121,9 @@ class FaceTracker:
         return faces
 
     def _assign_ids(self, centres: Sequence[np.ndarray]) -> list[int]:
-        """Greedy nearest-centre matching against the previous frame; new faces get new ids."""
+        """Greedy nearest-centre matching against the previous frame. A face that is not matched gets the
+        lowest id not in use, so a lone face that was lost and found again is face 0 again and per-face state
+        downstream (a calibrated neutral reference) still applies to it."""
         ids: list[int] = [-1] * len(centres)
         free = dict(self._previous)
         pairs = sorted(
@@ -134,8 +135,7 @@ class FaceTracker:
                 del free[fid]
         for i in range(len(ids)):
             if ids[i] == -1:
-                ids[i] = self._next_id
-                self._next_id += 1
+                ids[i] = min(set(range(len(ids) + 1)) - set(ids))
         for fid in free:  # faces that left: drop their smoothing so a return starts fresh
             self._smoothers.pop(fid, None)
         self._previous = {fid: c for fid, c in zip(ids, centres)}
