@@ -15,6 +15,7 @@ import pytest
 
 from app.lab.leak import ALTERED, OBSCURED, expression_level
 from app.pipeline import PipelineSettings, Status
+from app.sinks import NullSink
 from app.tracking import FaceTracker
 from filters import registry
 from filters.blur import BlurFilter
@@ -32,6 +33,7 @@ from tests.faults.painters import (
     rescale,
     shift,
 )
+from tests.faults.sinks import FlakySink
 
 from .conftest import MEDIA, MODEL
 from .helpers import tracked_clip
@@ -232,6 +234,19 @@ def fault_driver_fails() -> Fault:
     )
 
 
+def fault_second_output_fails() -> Fault:
+    """A second output (a recording) fails for 1 s: the virtual camera must not notice."""
+    frames, truth = segment(280, 90)
+    recording = FlakySink(NullSink())
+
+    def begin(run: FaultRun) -> None:
+        recording.fail_for(1.0)
+        run.cause_started_at = time.monotonic()
+        run.cause_ended_at = recording.outage_ended_at
+
+    return Fault("second output (recording) fails 1 s", frames, truth, actions={20: begin}, extra_sinks=[recording])
+
+
 def _calibrated_reference():
     """A neutral reference from the clip's most neutral frame, as the app's calibration would capture it (the
     "auto" reference starts from whatever face it first sees, so its first frame passes unchanged)."""
@@ -302,6 +317,7 @@ FAULTS = {
     "tracker_raises": fault_tracker_raises,
     "filter_raises": fault_filter_raises,
     "driver_fails": fault_driver_fails,
+    "second_output_fails": fault_second_output_fails,
     "settings_storm": lambda: _settings_storm(False),
     "settings_storm_neutraliser": lambda: _settings_storm(True),
 }
@@ -333,7 +349,11 @@ def flaky_filter():
 
 @pytest.mark.parametrize("key", list(FAULTS))
 def test_fault(key, flaky_filter, artifacts_dir):
-    result = run_fault(FAULTS[key](), MODEL)
+    fault = FAULTS[key]()
+    result = run_fault(fault, MODEL)
+    for extra in fault.extra_sinks:  # there, recovery is the failed output's own: when it got frames again
+        if extra.recovered_at is not None:
+            result.recovery_ms = (extra.recovered_at - extra.outage_ended_at) * 1000.0
     RESULTS[key] = result
     write_table(list(RESULTS.values()), artifacts_dir / "fault_table.md")
     assert not result.error, result.error
@@ -344,6 +364,8 @@ def test_fault(key, flaky_filter, artifacts_dir):
     assert result.recovery_ms is not None and result.recovery_ms <= RECOVERY_LIMIT_MS, (
         f"{result.name}: recovery {result.recovery_ms} ms"
     )
+    for extra in fault.extra_sinks:
+        assert extra.recovered_at is not None, f"{result.name}: the failed output never got frames again"
     if key in MUST_REPORT:
         shown = {s.state for s in result.fault_statuses}
         assert shown & MUST_REPORT[key], f"{result.name}: the user was shown only {shown}"

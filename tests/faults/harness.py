@@ -24,7 +24,7 @@ import numpy as np
 
 from app.lab.leak import OBSCURED, LeakDetector
 from app.pipeline import Pipeline, PipelineSettings, Status
-from app.sinks import VirtualCameraSink
+from app.sinks import Sink, VirtualCameraSink
 from app.tracking import FaceTracker
 from tests.capture_backend import BACKEND_NAME, CaptureBackend, register
 
@@ -53,6 +53,7 @@ class Fault:
     tracker_factory: Callable[[], FaceTracker] | None = None
     expect: str = OBSCURED
     exclude_gaps: Callable[[float, float], bool] | None = None  # (t0, t1) -> the gap is the fault's own
+    extra_sinks: list[Sink] = field(default_factory=list)  # outputs beside the virtual camera
 
 
 @dataclass
@@ -115,7 +116,8 @@ def run_fault(fault: Fault, model_path: Path, timeout_s: float = 30.0) -> FaultR
     frame_log: list[tuple[float, Status]] = []
     status_log: list[tuple[float, Status]] = []
     try:
-        pipeline = Pipeline(camera, [sink], fault.settings, model_path=model_path, tracker=tracker, fps=fault.fps)
+        sinks = [sink, *fault.extra_sinks]
+        pipeline = Pipeline(camera, sinks, fault.settings, model_path=model_path, tracker=tracker, fps=fault.fps)
     except Exception as exc:
         logging.getLogger("app").removeHandler(errors)
         return FaultResult(fault.name, 0, 0, 0, 0.0, None, 0.0, 0, 1, [], [], error=str(exc))
