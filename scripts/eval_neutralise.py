@@ -20,6 +20,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
 from app.lab.judge import ExpressionJudge, confusion_table, format_confusion, top_labels  # noqa: E402
 from app.lab.metrics import (  # noqa: E402
@@ -34,6 +35,7 @@ from app.lab.metrics import (  # noqa: E402
 )
 from app.tracking import FaceTracker  # noqa: E402
 from filters import BLENDSHAPE_INDEX, create_filter  # noqa: E402
+from filters.neutralise import basis  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 MODEL = SHARED / "models" / "face_landmarker.task"
@@ -144,11 +146,33 @@ def measure_cost(repeats: int = 3) -> tuple[float, float]:
     return float(np.median(times)), float(np.percentile(times, 95))
 
 
+def held_out_bases() -> dict[str, Path]:
+    """Per clip, an expression basis fitted on the other clips only (see scripts/fit_expression_basis.py)."""
+    from fit_expression_basis import RIDGE, clip_data, fit
+
+    clips = sorted(MEDIA.glob("*.mp4"))
+    data = {c.name: clip_data(c) for c in clips}
+    OUT.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name in data:
+        others = [d for other, d in data.items() if other != name]
+        fitted = fit([d[0] for d in others], [d[1] for d in others], RIDGE)
+        relaxed = np.mean([d[2] for d in others], axis=0)
+        paths[name] = OUT / f"basis_without_{Path(name).stem}.npz"
+        np.savez_compressed(paths[name], basis=fitted.astype(np.float16), relaxed=relaxed.astype(np.float32))
+    return paths
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--step", type=int, default=1, help="measure every Nth frame (the filter sees them all)")
     parser.add_argument("--clips", default="", help="comma-separated name parts, e.g. d0,d10 (default: all)")
     parser.add_argument("--no-cost", action="store_true")
+    parser.add_argument(
+        "--held-out-basis",
+        action="store_true",
+        help="evaluate each clip with an expression basis fitted WITHOUT that clip (honest numbers for new people)",
+    )
     args = parser.parse_args()
     clips = sorted(MEDIA.glob("*.mp4"))
     if args.clips:
@@ -156,7 +180,11 @@ def main() -> int:
         clips = [c for c in clips if any(c.stem.endswith("_" + p) for p in parts)]
     judge = ExpressionJudge(JUDGE)
     results = []
+    held_out = held_out_bases() if args.held_out_basis else {}
     for clip in clips:
+        if clip.name in held_out:
+            basis.BASIS_PATH = held_out[clip.name]
+            basis._load.cache_clear()
         r = evaluate_clip(clip, args.step, judge)
         results.append(r)
         leaks = "  ".join(f"s{s:.2f}={r[s]['leak']:.3f}" for s in STRENGTHS)

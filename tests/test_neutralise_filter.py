@@ -145,7 +145,7 @@ def test_calibration_api_and_reference_sources(smile_clip, tmp_path):
     crop = filt.reference_image(0)
     assert crop is not None and crop.ndim == 3 and crop.shape[1] <= 128
     path = tmp_path / "me.npz"
-    filt.reference(0).save(path)
+    filt.save_reference(path)
     from_file = NeutraliseFilter(reference=path)
     assert from_file.reference_source == "file"
     filt.clear_reference()

@@ -9,9 +9,33 @@ from pathlib import Path
 
 import numpy as np
 
-from filters.base import NUM_LANDMARKS
+from filters.base import BLENDSHAPE_INDEX, NUM_LANDMARKS
 
 BASIS_PATH = Path(__file__).with_name("expression_basis.npz")
+
+# Scores whose resting level differs from person to person (relaxed eyes score as squinting on some people): for
+# these the person's own lowest score so far is the baseline, not the population's relaxed level, or "correcting"
+# them would invent an expression (wide eyes on someone whose relaxed eyes squint).
+PERSONAL_BASELINE_INDEX = np.array(
+    [i for n, i in BLENDSHAPE_INDEX.items() if n.startswith(("eyeSquint", "cheekSquint"))], dtype=np.intp
+)
+# Scores used to correct at all: everything that is expression (not blinks, not gaze).
+CORRECTED_INDEX = np.array(
+    [i for n, i in BLENDSHAPE_INDEX.items() if n != "_neutral" and not n.startswith(("eyeBlink", "eyeLook"))],
+    dtype=np.intp,
+)
+# Unmistakable expressions (calibration rejects frames showing any of these; squints are not among them).
+STRONG_EXPRESSION_INDEX = np.array(
+    [
+        BLENDSHAPE_INDEX[n]
+        for n in (
+            "mouthSmileLeft", "mouthSmileRight", "jawOpen", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
+            "browDownLeft", "browDownRight", "mouthFrownLeft", "mouthFrownRight", "eyeWideLeft", "eyeWideRight",
+            "mouthPucker", "mouthFunnel", "mouthStretchLeft", "mouthStretchRight", "noseSneerLeft", "noseSneerRight",
+        )
+    ],
+    dtype=np.intp,
+)  # fmt: skip
 
 
 @functools.lru_cache(maxsize=1)
@@ -22,11 +46,16 @@ def _load() -> tuple[np.ndarray, np.ndarray] | None:
         return data["basis"].astype(np.float32), data["relaxed"].astype(np.float32)
 
 
-def neutral_estimate(pose_free: np.ndarray, blendshapes: np.ndarray) -> np.ndarray:
-    """The pose-free shape with the expression the scores describe taken out (unchanged without a basis)."""
+def neutral_estimate(pose_free: np.ndarray, blendshapes: np.ndarray, lowest: np.ndarray | None = None) -> np.ndarray:
+    """The pose-free shape with the expression the scores describe taken out (unchanged without a basis).
+    ``lowest``: the person's lowest score per blendshape so far (the baseline for the personal-level scores)."""
     model = _load()
     if model is None:
         return pose_free
     basis, relaxed = model
-    shift = (np.asarray(blendshapes, np.float32) - relaxed) @ basis
+    baseline = relaxed.copy()
+    if lowest is not None:
+        baseline[PERSONAL_BASELINE_INDEX] = np.maximum(relaxed, lowest)[PERSONAL_BASELINE_INDEX]
+    excess = (np.asarray(blendshapes, np.float32) - baseline)[CORRECTED_INDEX]
+    shift = excess @ basis[CORRECTED_INDEX]
     return (pose_free - shift.reshape(NUM_LANDMARKS, 3)).astype(np.float32)

@@ -25,8 +25,12 @@ MOUTH_GAP_FULL = 0.08  # eye distances of lip parting at which the reference mou
 REFERENCE_EASE = 0.2  # per frame: how fast a changing auto reference is followed (no pops)
 
 
+FORGET_AFTER = 300  # frames: per-face state of a face not seen for this long is dropped (ids are not reused)
+
+
 class _FaceState:
     def __init__(self) -> None:
+        self.last_seen = 0
         self.auto = AutoReference()
         self.smoothed: np.ndarray | None = None
         self.shape_cache: tuple[object, np.ndarray, np.ndarray] | None = None
@@ -65,6 +69,7 @@ class NeutraliseFilter(Filter):
         self.keep_blinks = bool(keep_blinks)
         self.texture = bool(texture)
         self._states: dict[int, _FaceState] = {}
+        self._frame_count = 0
         self._explicit: dict[int, NeutralReference] = {}
         self._source = "auto"
         self._calibrations: dict[int, Calibration] = {}
@@ -108,6 +113,13 @@ class NeutraliseFilter(Filter):
         state = self._states.get(face_id)
         return state.auto.reference if state is not None else None
 
+    def save_reference(self, path: str | Path, face_id: int = 0) -> None:
+        """Save the reference in use for a face (only when the user asks; atomic; landmarks and a mouth crop)."""
+        ref = self.reference(face_id)
+        if ref is None:
+            raise ValueError("no reference yet: keep your face in view for a moment, then save")
+        ref.save(path)
+
     def reference_image(self, face_id: int = 0) -> np.ndarray | None:
         """The small neutral mouth crop the reference holds (BGR), for showing the user what was captured."""
         ref = self.reference(face_id)
@@ -120,14 +132,18 @@ class NeutraliseFilter(Filter):
 
     # --- the filter ----------------------------------------------------------------------------------------
     def apply(self, frame: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
+        self._frame_count += 1
         self._step_calibration(frame, faces)
         for face in faces:
             state = self._states.setdefault(face.face_id, _FaceState())
+            state.last_seen = self._frame_count
             auto_ref = state.auto.update(frame, face)  # always learns, so clearing a reference falls back softly
             if self.strength <= 0.0:
                 continue
             reference = self._explicit.get(face.face_id, auto_ref)
             self._neutralise(frame, face, state, reference)
+        for face_id in [fid for fid, s in self._states.items() if self._frame_count - s.last_seen > FORGET_AFTER]:
+            del self._states[face_id]
         return frame
 
     def _neutralise(self, frame: np.ndarray, face: Face, state: _FaceState, reference: NeutralReference) -> None:

@@ -18,7 +18,7 @@ import numpy as np
 
 from filters.base import BLENDSHAPE_INDEX, BLENDSHAPE_NAMES, NUM_LANDMARKS, Face
 from filters.neutralise.alignment import frontal_frame, to_pose_free
-from filters.neutralise.basis import neutral_estimate
+from filters.neutralise.basis import STRONG_EXPRESSION_INDEX, neutral_estimate
 from filters.neutralise.regions import LIPS
 
 FORMAT_VERSION = 1
@@ -121,10 +121,13 @@ class AutoReference:
         self._mouth: tuple[float, np.ndarray, np.ndarray] | None = None
         self.reference: NeutralReference | None = None
         self.frames_seen = 0
+        self._lowest: np.ndarray | None = None  # per blendshape, the lowest score seen (personal resting levels)
 
     def update(self, frame: np.ndarray, face: Face) -> NeutralReference:
         self.frames_seen += 1
         score = expressiveness(face.blendshapes)
+        scores = np.asarray(face.blendshapes, np.float32)
+        self._lowest = scores.copy() if self._lowest is None else np.minimum(self._lowest, scores)
         if self.template is None:
             self.template = frontal_frame(face.landmarks).apply(face.landmarks)
         pose_free, _, residual = to_pose_free(face.landmarks, self.template)
@@ -133,7 +136,7 @@ class AutoReference:
         if residual <= self.MAX_FIT_RESIDUAL and score <= best + self.MARGIN:
             # The expression the tracker reads in this frame is taken out first, so even a first frame that is
             # not calm gives a usable neutral guess; calmer frames need (and get) less correction.
-            self._pool.append((score, neutral_estimate(pose_free, face.blendshapes)))
+            self._pool.append((score, neutral_estimate(pose_free, face.blendshapes, self._lowest)))
             self._pool.sort(key=lambda item: item[0])
             floor = self._pool[0][0] + self.MARGIN
             self._pool = [item for item in self._pool[: self.KEEP] if item[0] <= floor]
@@ -153,21 +156,6 @@ class AutoReference:
     def calmest(self) -> float:
         """Expressiveness of the calmest frame used (inf before any)."""
         return self._pool[0][0] if self._pool else float("inf")
-
-
-# Scores that mean an unmistakable expression at any level above ``Calibration.MAX_BLENDSHAPE``. Squints are not
-# among them: relaxed eyes score up to ~0.5 on some people.
-STRONG_EXPRESSION_INDEX = np.array(
-    [
-        BLENDSHAPE_INDEX[n]
-        for n in (
-            "mouthSmileLeft", "mouthSmileRight", "jawOpen", "browInnerUp", "browDownLeft", "browDownRight",
-            "mouthFrownLeft", "mouthFrownRight", "eyeWideLeft", "eyeWideRight", "mouthPucker", "mouthFunnel",
-            "mouthStretchLeft", "mouthStretchRight", "noseSneerLeft", "noseSneerRight",
-        )
-    ],
-    dtype=np.intp,
-)  # fmt: skip
 
 
 class Calibration:
