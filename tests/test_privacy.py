@@ -196,3 +196,20 @@ def test_the_only_connection_is_the_model_download(fresh_home, monkeypatch):
     assert all(address[0] != "" for address in audit.connections)
     assert "\n" not in str(error.value)
     assert files_under(fresh_home.values()) == set()
+
+
+def test_desktop_app_writes_only_its_settings(fresh_home, qtbot, captured_logs):
+    """The real window over the real engine for a few seconds with a calibration: afterwards the only file
+    under HOME and the XDG folders is the settings file; no connection was attempted."""
+    from .gui_harness import make_settings, make_window, settle, start_window, wait_for_face
+
+    with audited() as audit:
+        window, session, _ = make_window(None, make_settings(filter_name="neutralise"))
+        start_window(qtbot, window, session)
+        wait_for_face(qtbot, session)
+        settle(qtbot, 1.0)
+        window.close()
+    written = files_under(fresh_home.values())
+    assert written == {fresh_home["XDG_CONFIG_HOME"] / "deadpan" / "settings.json"}, sorted(map(str, written))
+    assert audit.connections == [] and audit.lookups == []
+    assert_no_frame_data("\n".join(r.getMessage() for r in captured_logs))
