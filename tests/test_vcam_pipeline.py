@@ -16,7 +16,7 @@ from app.sources import VideoFileSource
 from .capture_backend import BACKEND_NAME, register
 from .conftest import CLIPS, MODEL
 from .helpers import tracked_clip
-from .pipeline_doubles import ListSource, face_hidden, face_hull_mask
+from .pipeline_doubles import ListSource, detail, face_hidden, face_hull_mask
 
 D0 = next(p for p in CLIPS if p.name == "liveportrait_d0.mp4")  # 78 frames at 25 fps
 
@@ -68,7 +68,9 @@ def test_frames_arrive_at_the_requested_rate():
         assert pipeline.wait(30)
     times = np.array(backend.times)
     assert backend.opened[0]["fps"] == 12.0
-    assert len(times) + pipeline.stats().dropped == 40 and len(times) >= 30
+    stats = pipeline.stats()
+    # Every offered frame is sent or counted as dropped; a busy machine may add obscured stall repeats.
+    assert len(times) - stats.resent + stats.dropped == 40 and len(times) >= 30
     gaps = np.diff(times)
     assert abs(np.median(gaps) - 1 / 12) < 0.012, np.median(gaps)
     assert abs((len(times) - 1) / (times[-1] - times[0]) - 12.0) < 1.5
@@ -83,10 +85,13 @@ def test_deadpan_run_to_the_virtual_camera(capsys):
     assert f"sending to {'Deadpan Test Camera'}" in capsys.readouterr().err
     received = backend.received_bgr()
     assert len(received) >= 20 and backend.opened[0]["fps"] == 25.0  # a busy machine drops, never queues
+    whole = np.ones(frames[0].shape[:2], bool)
     for got in received:
         # Which input frame is it? The blur leaves the background bit-exact, so the far background tells.
         far = ~face_hull_mask(got.shape[:2], faces[0][0], grow=2.5)
         candidates = [i for i, f in enumerate(frames) if np.array_equal(got[far], f[far])]
-        assert len(candidates) >= 1, "an output frame whose background matches no input frame"
+        if not candidates:  # then it must be a stand-in (a stall repeat on a busy machine): obscured whole
+            assert detail(got, whole) < 0.3 * detail(frames[0], whole), "an output frame that is neither"
+            continue
         i = candidates[0]
         assert face_hidden(got, frames[i], faces[i][0]), f"face visible in frame {i}"
