@@ -326,6 +326,8 @@ def test_switching_settings_while_running_never_sends_a_raw_face(collect):
         i = index_of[id(result.source_image)]
         assert face_hidden(result.output, frames[i], faces[i]), f"face visible in frame {i}"
     assert type(pipeline.filter).name == "pixelate"
+    pipeline.update(filter_name="mask")  # not running: applied at the next frame, but visible at once
+    assert type(pipeline.filter).name == "mask"
     assert pipeline.settings.max_faces == 2 and pipeline.settings.on_face_lost == "hold"
 
 

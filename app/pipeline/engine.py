@@ -119,6 +119,10 @@ class Pipeline:
 
     @property
     def filter(self) -> Filter:
+        """The filter in use, or the one about to be (so calibration can be started right after a switch)."""
+        with self._lock:
+            if self._pending and self._pending.get("filter") is not None:
+                return self._pending["filter"]
         return self._filter
 
     @property
