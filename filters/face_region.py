@@ -41,26 +41,28 @@ def face_size(face: Face) -> float:
     return float(max(extent.max(), 1.0))
 
 
-def _expanded_contour(face: Face, offset_px: float) -> np.ndarray:
-    """The FACE_OVAL loop with every vertex moved ``offset_px`` outwards along its normal; (36, 2) float32."""
-    pts = face.points[list(FACE_OVAL)].astype(np.float32)
-    if offset_px == 0:
-        return pts
+def _outline(face: Face) -> tuple[np.ndarray, np.ndarray]:
+    """The contour's convex hull, (K, 2) float32 with K <= 36, and each vertex's unit outward normal.
+
+    The FACE_OVAL loop is all but convex on a frontal face; on a head turned far aside it can fold over itself,
+    and a folded polygon fills with holes. Its hull never does, so every landmark of the contour stays covered.
+    """
+    pts = cv2.convexHull(face.points[list(FACE_OVAL)].astype(np.float32)).reshape(-1, 2)
     tangent = np.roll(pts, -1, axis=0) - np.roll(pts, 1, axis=0)
     normal = np.stack([tangent[:, 1], -tangent[:, 0]], axis=1)
     normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-6)
-    # The loop's winding decides which side "outwards" is; the shoelace area's sign tells which it is.
+    # The hull's winding decides which side "outwards" is; the shoelace area's sign tells which it is.
     x, y = pts[:, 0], pts[:, 1]
-    signed_area = float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y))
-    if signed_area < 0:
+    if float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y)) < 0:
         normal = -normal
-    return pts + normal * offset_px
+    return pts, normal
 
 
 def face_polygon(face: Face, margin: float = DEFAULT_MARGIN) -> np.ndarray:
-    """The face contour expanded by ``margin`` x face size, as (36, 2) int32 pixel positions (may lie outside
-    the frame: faces partly out of view are normal)."""
-    return np.round(_expanded_contour(face, margin * face_size(face))).astype(np.int32)
+    """The face contour (its convex hull) expanded by ``margin`` x face size, as (K, 2) int32 pixel positions
+    (may lie outside the frame: faces partly out of view are normal)."""
+    pts, normal = _outline(face)
+    return np.round(pts + normal * (margin * face_size(face))).astype(np.int32)
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,8 @@ def face_region(
     height, width = shape_hw[:2]
     size = face_size(face)
     margin_px, feather_px = margin * size, feather * size
-    outer = _expanded_contour(face, margin_px + feather_px)
+    pts, normal = _outline(face)
+    outer = pts + normal * (margin_px + feather_px)
     x0, y0 = np.floor(outer.min(axis=0)).astype(int) - 1
     x1, y1 = np.ceil(outer.max(axis=0)).astype(int) + 2
     x0, y0, x1, y1 = max(int(x0), 0), max(int(y0), 0), min(int(x1), width), min(int(y1), height)
@@ -102,9 +105,9 @@ def face_region(
     # the covered part exactly 1 whatever the blur's integer rounding does.
     kernel = int(feather_px) - (1 - int(feather_px) % 2)  # largest odd size <= feather_px: radius < feather_px/2
     if kernel >= 3:
-        _fill(canvas, _expanded_contour(face, margin_px + feather_px / 2), (x0, y0))
+        _fill(canvas, pts + normal * (margin_px + feather_px / 2), (x0, y0))
         canvas = cv2.stackBlur(canvas, (kernel, kernel))
-    _fill(canvas, _expanded_contour(face, margin_px), (x0, y0))
+    _fill(canvas, pts + normal * margin_px, (x0, y0))
     mask = canvas.astype(np.float32)
     mask *= 1.0 / 255.0
     return FaceRegion((x0, y0, x1, y1), mask, size)

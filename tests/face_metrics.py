@@ -1,7 +1,7 @@
 """Measuring what an obscuring filter leaves of a face, independently of the filter code.
 
 The face contour comes from mediapipe's own FACE_OVAL connections (not from filters.face_region), and "outside
-the margin" is a distance transform from that contour, so the tests do not reuse the geometry they check.
+the margin" is a distance transform from that contour's hull, so the tests do not reuse the geometry they check.
 """
 
 from __future__ import annotations
@@ -39,9 +39,12 @@ def contour_area(shape_hw: tuple[int, int], face: Face, erode_px: int = 2) -> np
 
 
 def distance_from_contour(shape_hw: tuple[int, int], face: Face) -> np.ndarray:
-    """Float32 (H, W): each pixel's distance in pixels to the raw face contour region (0 inside)."""
+    """Float32 (H, W): each pixel's distance in pixels to the face contour region (0 inside). The region is the
+    contour's convex hull, as the filters define it (a turned head's contour can fold; its hull cannot): on the
+    shared clips the hull adds at most ~2.5% of the face size, in the concave stretches of turned faces."""
     outside = np.full(shape_hw[:2], 255, np.uint8)
-    cv2.fillPoly(outside, [np.round(face.points[OVAL]).astype(np.int32)], 0)
+    hull = cv2.convexHull(face.points[OVAL].astype(np.float32))
+    cv2.fillPoly(outside, [np.round(hull).astype(np.int32)], 0)
     return cv2.distanceTransform(outside, cv2.DIST_L2, 5)
 
 

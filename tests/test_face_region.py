@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
+from filters import Face
 from filters.face_region import (
     DEFAULT_FEATHER,
     DEFAULT_MARGIN,
@@ -80,10 +81,28 @@ def test_polygon_lies_margin_outside_the_contour():
     face = faces[50][0]
     contour = face.points[list(FACE_OVAL)].astype(np.float32)
     polygon = face_polygon(face, 0.2)
-    assert polygon.shape == (36, 2) and polygon.dtype == np.int32
+    assert 20 <= len(polygon) <= 36 and polygon.shape[1] == 2 and polygon.dtype == np.int32
     distances = [-cv2.pointPolygonTest(contour, (float(x), float(y)), True) for x, y in polygon]
     assert np.allclose(distances, 0.2 * face_size(face), atol=0.1 * 0.2 * face_size(face))
-    assert np.array_equal(face_polygon(face, 0.0), np.round(contour).astype(np.int32))
+    # At margin 0 the polygon is the contour itself (its hull): every vertex is a contour landmark.
+    tight = face_polygon(face, 0.0)
+    assert {tuple(p) for p in tight} <= {tuple(p) for p in np.round(contour).astype(np.int32)}
+
+
+def test_a_folded_contour_is_still_covered_whole():
+    # A head turned far aside can fold the FACE_OVAL loop over itself; swapping two stretches of the loop makes
+    # such a self-crossing polygon from a real face. Every contour landmark must still be inside the mask.
+    frames, faces = tracked_clip(CLIPS[0])
+    frame, face = frames[40], faces[40][0]
+    folded_order = list(FACE_OVAL[:5]) + list(FACE_OVAL[18:23]) + list(FACE_OVAL[5:18]) + list(FACE_OVAL[23:])
+    landmarks = face.landmarks.copy()
+    landmarks[list(FACE_OVAL)] = face.landmarks[folded_order]
+    folded = Face(landmarks, face.blendshapes, face.pose, face.face_id)
+    mask = region_as_frame_mask(frame.shape, face_region(frame.shape, folded))
+    hull = cv2.convexHull(face.points[list(FACE_OVAL)].astype(np.float32)).astype(np.int32)
+    inside = np.zeros(frame.shape[:2], np.uint8)
+    cv2.fillPoly(inside, [hull], 1)
+    assert (mask[inside > 0] == 1.0).all()
 
 
 def test_hard_edge_without_feather_and_tight_without_margin():
