@@ -5,6 +5,7 @@ pushed outwards by ``margin`` (a fraction of the face size) because the mesh sto
 and does not cover hair or ears. ``feather`` (also a fraction of the face size) is a soft band OUTSIDE the
 margin: the mask is exactly 1 on the contour + margin and exactly 0 beyond contour + margin + feather, so
 everything an obscuring filter promises (face fully covered, background bit-exact) holds at the pixel level.
+"The contour" is the loop's convex hull: identical on a frontal face, and never folded on a turned one.
 
 All the work happens inside each face's ROI (clipped to the frame), never on the whole frame: a 1280x720
 frame with one face costs about as much as a 512x512 one.
@@ -89,6 +90,9 @@ def face_region(
     shape_hw: tuple[int, int], face: Face, margin: float = DEFAULT_MARGIN, feather: float = DEFAULT_FEATHER
 ) -> FaceRegion | None:
     """The region of one face in a frame of ``shape_hw``; ``None`` when none of it falls inside the frame."""
+    if not np.isfinite(face.points[list(FACE_OVAL)]).all():
+        # Skipping such a face would leave it uncovered: raise, so the pipeline fails closed.
+        raise ValueError("face landmarks are not finite numbers; cannot place the face region")
     height, width = shape_hw[:2]
     size = face_size(face)
     margin_px, feather_px = margin * size, feather * size

@@ -130,6 +130,14 @@ def test_face_partly_or_wholly_outside_the_frame():
     assert roi == (0, 0, 0, 0) and not full.any()
 
 
+def test_broken_landmarks_raise_instead_of_leaving_the_face_uncovered():
+    frames, faces = tracked_clip(CLIPS[0])
+    landmarks = faces[0][0].landmarks.copy()
+    landmarks[152, 1] = np.nan
+    with pytest.raises(ValueError, match="not finite"):
+        face_region(frames[0].shape, Face(landmarks))
+
+
 def test_face_mask_unites_two_faces_in_one_frame_sized_mask():
     frame, faces = two_faces()
     full, roi = face_mask(frame.shape, faces)
