@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from app.gui.bridge import SessionBridge
 from app.gui.calibration_dialog import CalibrationDialog
 from app.gui.camera_picker import CameraPanel
+from app.gui.compare_view import CompareView
 from app.gui.controls import FilterControls
 from app.gui.icons import app_icon
 from app.gui.preview import SplitPreview
@@ -56,6 +57,7 @@ class MainWindow(QMainWindow):
         self.calibration_countdown_s = calibration_countdown_s
         self.calibration_capture_s = calibration_capture_s
         self.calibration_dialog: CalibrationDialog | None = None
+        self.compare_view: CompareView | None = None
         self.setWindowTitle("Deadpan")
         self.setWindowIcon(app_icon())
         self.bridge = SessionBridge(session, self)
@@ -94,6 +96,12 @@ class MainWindow(QMainWindow):
         side_layout.addWidget(self.panic_button)
         side_layout.addWidget(self.virtual_camera_panel)
         side_layout.addWidget(self.filter_controls)
+        self.compare_button = QPushButton("C&ompare filters…")
+        self.compare_button.setToolTip(
+            "Two filters or strengths side by side, with how much expression each lets "
+            "through; only you see it (Ctrl+Shift+C)"
+        )
+        side_layout.addWidget(self.compare_button)
         side_layout.addWidget(self.camera_panel)
         side_layout.addStretch(1)
         scroll = QScrollArea()
@@ -142,6 +150,7 @@ class MainWindow(QMainWindow):
         self.open_action = action("Open video file", ("Ctrl+O",), self.camera_panel.choose_file)
         self.virtual_camera_action = action("Virtual camera", ("Ctrl+Shift+V",), self.toggle_virtual_camera)
         self.calibrate_action = action("Calibrate", ("Ctrl+K",), self.open_calibration)
+        self.compare_action = action("Compare filters", ("Ctrl+Shift+C",), self.open_compare)
         self.mirror_action = action("Mirror", ("Ctrl+M",), lambda: self.camera_panel.mirror_check.toggle())
         self.quit_action = action("Quit", ("Ctrl+Q",), self.close)
 
@@ -158,6 +167,7 @@ class MainWindow(QMainWindow):
         self.preview.split_changed.connect(self.session.set_split)
         self.panic_button.clicked.connect(self.session.set_panic)
         self.filter_controls.calibrate_requested.connect(self.open_calibration)
+        self.compare_button.clicked.connect(self.open_compare)
         b.setting_changed.connect(self._schedule_save)
 
     # ----- lifecycle ----------------------------------------------------------------------------------------------
@@ -168,6 +178,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
         self.session.set_window_geometry(bytes(self.saveGeometry().toBase64()).decode("ascii"))
         self.save_settings()
+        if self.compare_view is not None:
+            self.compare_view.close()
         self.bridge.detach()
         self.session.close()
         if self.tray is not None:
@@ -217,6 +229,20 @@ class MainWindow(QMainWindow):
         dialog.finished_capture.connect(lambda _ok: self._refresh_reference_text())
         self.calibration_dialog = dialog
         dialog.open()
+
+    def open_compare(self) -> None:
+        """The compare view (local only: the call keeps getting this window's filter); one at a time."""
+        if self.compare_view is None:
+            self.compare_view = CompareView(self.session, self)
+            self.compare_view.finished.connect(self._compare_closed)
+        self.compare_view.show()
+        self.compare_view.raise_()
+        self.compare_view.activateWindow()
+
+    def _compare_closed(self) -> None:
+        view, self.compare_view = self.compare_view, None
+        if view is not None:
+            view.deleteLater()
 
     def show_message(self, text: str) -> None:
         self.message_label.setText(text)
