@@ -14,7 +14,7 @@ from filters.neutralise.geometry import compute_targets, jaw_participation, smoo
 from filters.neutralise.mesh import TRIANGLES
 from filters.neutralise.reference import AutoReference, Calibration, NeutralReference
 from filters.neutralise.regions import REGIONS, landmark_weights
-from filters.neutralise.texture import blend_mouth
+from filters.neutralise.texture import blend_mouth, lip_gap_ratio
 from filters.neutralise.warp import warp_region
 from filters.registry import register_filter
 
@@ -173,10 +173,12 @@ class NeutraliseFilter(Filter):
             patch, (x0, y0, x1, y1) = warped
             frame[y0:y1, x0:x1] = patch
         if self.texture and not self.keep_speech and reference.mouth_image is not None:
-            # Teeth show when the lips part; the reference's closed mouth covers them, in proportion.
-            alpha = (
-                self.gains["mouth"] * self.strength**2 * float(smoothstep(0.0, MOUTH_GAP_FULL, targets.mouth_opening))
-            )
+            # Teeth show when the lips part; the reference's closed mouth covers them, in proportion, but only
+            # where the warped mouth is itself (nearly) closed: stretched over an open target a closed mouth
+            # becomes a smear.
+            parted = float(smoothstep(0.0, MOUTH_GAP_FULL, targets.mouth_opening))
+            target_closed = 1.0 - float(smoothstep(0.04, 0.10, lip_gap_ratio(targets.target)))
+            alpha = self.gains["mouth"] * self.strength**2 * parted * target_closed
             blend_mouth(frame, targets.target, reference.mouth_image, reference.mouth_points, alpha, step)
         distrust = max(
             float(smoothstep(*TURN_LIMIT, targets.turn_degrees)),

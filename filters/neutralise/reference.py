@@ -20,8 +20,10 @@ from filters.base import BLENDSHAPE_INDEX, BLENDSHAPE_NAMES, NUM_LANDMARKS, Face
 from filters.neutralise.alignment import frontal_frame, to_pose_free
 from filters.neutralise.basis import STRONG_EXPRESSION_INDEX, neutral_estimate
 from filters.neutralise.regions import LIPS
+from filters.neutralise.texture import lip_gap_ratio
 
 FORMAT_VERSION = 1
+MAX_LIP_GAP = 0.08  # inner lip gap / mouth width above which a mouth crop is not taken (lips parted)
 MOUTH_CROP_WIDTH = 128  # pixels: enough for a mouth at 720p, small enough to hold nothing else of the face
 
 # Blendshapes that read as expression (blinks and gaze are not expression; the lab measures the same set).
@@ -83,7 +85,9 @@ class NeutralReference:
 
 def mouth_crop(frame: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """(BGR crop around the lips with a margin, all landmarks in crop pixels), scaled to at most
-    ``MOUTH_CROP_WIDTH`` wide; None if the mouth is outside the frame."""
+    ``MOUTH_CROP_WIDTH`` wide; None if the mouth is outside the frame or the lips are parted."""
+    if lip_gap_ratio(landmarks[:, :2]) > MAX_LIP_GAP:
+        return None  # parted lips would paste teeth or tongue back in: only a closed mouth is worth keeping
     lips = landmarks[LIPS, :2]
     lo, hi = lips.min(axis=0), lips.max(axis=0)
     margin = 0.45 * (hi - lo)[0]
@@ -141,10 +145,12 @@ class AutoReference:
             floor = self._pool[0][0] + self.MARGIN
             self._pool = [item for item in self._pool[: self.KEEP] if item[0] <= floor]
             changed = True
-            if self._mouth is None or score < self._mouth[0]:
-                crop = mouth_crop(frame, face.landmarks)
-                if crop is not None:
-                    self._mouth = (score, *crop)
+        if residual <= self.MAX_FIT_RESIDUAL and (self._mouth is None or score < self._mouth[0]):
+            # The texture comes from the calmest frame with closed lips, which need not be in the pool.
+            crop = mouth_crop(frame, face.landmarks)
+            if crop is not None:
+                self._mouth = (score, *crop)
+                changed = True
         if self.reference is None or changed:
             shapes = np.stack([shape for _, shape in self._pool]) if self._pool else pose_free[None]
             median = np.median(shapes, axis=0).astype(np.float32)

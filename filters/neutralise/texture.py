@@ -9,7 +9,13 @@ import numpy as np
 
 from filters.base import NUM_LANDMARKS
 from filters.neutralise.mesh import TRIANGLES
-from filters.neutralise.regions import LIPS, TESSELATION_EDGES
+from filters.neutralise.regions import (
+    LIPS,
+    LOWER_LIP_INNER_MID,
+    MOUTH_CORNERS,
+    TESSELATION_EDGES,
+    UPPER_LIP_INNER_MID,
+)
 from filters.neutralise.warp import inverse_map
 
 OUTER_LIPS = np.array(
@@ -32,6 +38,12 @@ _inside = np.zeros(NUM_LANDMARKS + 64, bool)
 _inside[MOUTH_AREA] = True
 MOUTH_TRIANGLES = TRIANGLES[_inside[TRIANGLES].all(axis=1)]
 MASK_GROWTH = 1.15  # the blend mask is the outer lip line grown by this much about the mouth centre
+
+
+def lip_gap_ratio(points: np.ndarray) -> float:
+    """Inner lip gap / mouth width of (N >= 478, 2) landmark positions (0 = closed lips)."""
+    width = float(np.linalg.norm(points[MOUTH_CORNERS[0]] - points[MOUTH_CORNERS[1]]))
+    return float(np.linalg.norm(points[LOWER_LIP_INNER_MID] - points[UPPER_LIP_INNER_MID])) / max(width, 1e-6)
 
 
 def blend_mouth(
