@@ -150,3 +150,13 @@ def test_the_worker_keeps_only_the_newest_frame_when_fed_faster_than_it_measures
         comparison.submit(results[-1])
         assert done.wait(timeout=10.0)
     assert got[-1].frame_id == len(results) and comparison.frames_processed == len(got)
+
+
+def test_side_settings_compare_options_holding_arrays_by_identity():
+    # A calibrated neutral reference holds arrays; == on it has no single truth value.
+    reference = {"landmarks": np.zeros((3, 3), np.float32)}
+    same = SideSettings("blur", 0.5, {"reference": reference["landmarks"]})
+    assert same == SideSettings("blur", 0.5, {"reference": reference["landmarks"]})
+    assert same.same_filter(SideSettings("blur", 1.0, {"reference": reference["landmarks"]}))
+    assert same != SideSettings("blur", 0.5, {"reference": np.zeros((3, 3), np.float32)})
+    assert same != SideSettings("blur", 0.5) and same != SideSettings("pixelate", 0.5, same.options)

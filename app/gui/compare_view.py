@@ -46,6 +46,10 @@ LEAKAGE_HELP = (
     "the last ~10 seconds, against your most neutral moment so far. “Face kept” tells a neutral face from an "
     "erased one: leakage 0% with face kept 0% means the face is gone."
 )
+BAR_STYLE = (
+    "QProgressBar { text-align: center; color: #263238; background: #eceff1; border: 1px solid #b0bec5;"
+    " border-radius: 3px; } QProgressBar::chunk { background: %s; border-radius: 2px; }"
+)
 ERASED_BELOW = 0.5  # face kept under this: the low leakage is the face being erased, say so
 
 
@@ -53,11 +57,13 @@ def percent(value: float) -> str:
     return "—" if value is None or math.isnan(value) else f"{value:.0%}"
 
 
-def leakage_color(value: float) -> str:
-    """Green for little leakage, amber, red for most of it (what a user scanning the figures looks for)."""
+def leakage_color(value: float, *, light: bool = False) -> str:
+    """Green for little leakage, amber, red for most of it (what a user scanning the figures looks for); dark
+    shades for text, ``light`` ones for bars with dark text over them."""
     if math.isnan(value):
-        return "#607d8b"
-    return "#2e7d32" if value < 0.25 else "#ef6c00" if value < 0.6 else "#c62828"
+        return "#b0bec5" if light else "#607d8b"
+    shades = ("#81c784", "#ffb74d", "#e57373") if light else ("#2e7d32", "#e65100", "#c62828")
+    return shades[0] if value < 0.25 else shades[1] if value < 0.6 else shades[2]
 
 
 class FramePanel(QWidget):
@@ -178,7 +184,7 @@ class FiguresPanel(QWidget):
             value = families.get(family, math.nan)
             bar.setValue(0 if math.isnan(value) else round(min(value, 1.0) * 100))
             bar.setFormat(percent(value))
-            style = f"QProgressBar::chunk {{ background: {leakage_color(value)}; }}"
+            style = BAR_STYLE % leakage_color(value, light=True)
             if bar.styleSheet() != style:  # restyling is not free: only when the colour changes
                 bar.setStyleSheet(style)
 
@@ -224,7 +230,7 @@ class CompareSide(QGroupBox):
 
     def settings(self) -> SideSettings:
         name = self.filter_combo.currentData()
-        return SideSettings(name, self.strength_slider.value() / 100, self.session.filter_options(name))
+        return SideSettings(name, self.strength_slider.value() / 100, side_options(self.session, name))
 
     def set_settings(self, filter_name: str, strength: float) -> None:
         """Set both controls (as the user would), announcing one change."""
@@ -282,12 +288,23 @@ class _NewestResult(QObject):
             self._latest = None
 
 
+def side_options(session: Session, name: str) -> dict:
+    """The main window's options for ``name``; for the neutraliser also the user's calibrated (or loaded) neutral
+    face, so a side compares what the call would get rather than a fresh automatic reference."""
+    options = dict(session.filter_options(name))
+    if name == NEUTRALISE and session.reference_source in ("calibrated", "file"):
+        reference = session.reference()
+        if reference is not None:
+            options["reference"] = reference
+    return options
+
+
 def default_sides(session: Session) -> tuple[SideSettings, SideSettings]:
     """Left: what the call gets now. Right: the neutraliser (or, when that is already on the left, blur)."""
     current = session.settings.filter_name
     other = NEUTRALISE if current != NEUTRALISE and NEUTRALISE in filter_names() else "blur"
-    left = SideSettings(current, session.strength, session.filter_options(current))
-    right = SideSettings(other, session.settings.strength_for(other), session.filter_options(other))
+    left = SideSettings(current, session.strength, side_options(session, current))
+    right = SideSettings(other, session.settings.strength_for(other), side_options(session, other))
     return left, right
 
 

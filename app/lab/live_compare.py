@@ -41,9 +41,10 @@ MIN_SAMPLES = 4
 COST_WINDOW = 30  # frames whose apply time the ms/frame figure is the median of
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SideSettings:
-    """One side of the comparison: a registered filter, its strength (0..1) and its options."""
+    """One side of the comparison: a registered filter, its strength (0..1) and its options (which may hold
+    objects such as a calibrated ``NeutralReference``: compared by identity when ``==`` cannot say)."""
 
     filter_name: str
     strength: float = 1.0
@@ -64,7 +65,14 @@ class SideSettings:
 
     def same_filter(self, other: SideSettings) -> bool:
         """Same filter and options: only the strength differs (the filter instance can be kept)."""
-        return self.filter_name == other.filter_name and self.options == other.options
+        return self.filter_name == other.filter_name and _same_options(self.options, other.options)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SideSettings):
+            return NotImplemented
+        return self.strength == other.strength and self.same_filter(other)
+
+    __hash__ = None  # options are a dict
 
 
 @dataclass(frozen=True)
@@ -379,6 +387,21 @@ class LiveComparison:
     def _blendshapes(self, frame: np.ndarray) -> np.ndarray | None:
         found = self._tracker.track(frame)
         return found[0].blendshapes.astype(np.float32) if found else None
+
+
+def _same_options(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    if a.keys() != b.keys():
+        return False
+    for key, value in a.items():
+        other = b[key]
+        if value is other:
+            continue
+        try:
+            if not bool(value == other):
+                return False
+        except ValueError:  # arrays (or objects holding them) have no single truth value: not the same object
+            return False
+    return True
 
 
 def _one_line(exc: BaseException) -> str:
