@@ -16,7 +16,7 @@ _OPENINGS = (
     ([33, 246, 161, 160, 159, 158, 157, 173, 133], [33, 7, 163, 144, 145, 153, 154, 155, 133]),
     ([263, 466, 388, 387, 386, 385, 384, 398, 362], [263, 249, 390, 373, 374, 380, 381, 382, 362]),
 )
-ANCHOR_SCALE = 1.5  # the anchor ring sits this many times the outline's distance from the face centre
+ANCHOR_SCALE = 1.35  # the anchor ring sits this many times the outline's distance from the face centre
 NUM_ANCHORS = len(FACE_OVAL)
 
 
