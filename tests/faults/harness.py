@@ -218,7 +218,7 @@ def _measure(
     fault_statuses = []
     if start is not None:
         until = (end if end is not None else float("inf")) + 1.0
-        fault_statuses = [s for t, s in status_log if start <= t <= until]
+        fault_statuses = [s for t, s in status_log if start <= t <= until and s.state != "stopped"]  # not "input ended"
     return FaultResult(
         name=fault.name,
         frames_in=len(run.camera.deliveries),
