@@ -17,7 +17,9 @@ import pyvirtualcam
 
 from app import cli
 from app.doctor import format_findings, run_checks
+from app.options import filter_options_from
 from app.pipeline.failsafe import obscure_frame
+from filters import filter_names
 
 from .conftest import CLIPS, MODEL, ROOT
 from .helpers import read_frames, tracked_clip
@@ -174,3 +176,17 @@ def test_run_to_a_virtual_camera_that_cannot_open_exits_1_with_the_reason(capsys
     assert status == 1
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last.startswith("deadpan: error: no virtual camera could be opened") and "device busy" in last
+
+
+def test_filter_specific_options_reach_only_the_filter_that_takes_them():
+    parser = cli.build_parser("process")
+    args = parser.parse_args(["process", str(D0), "-o", "x.mp4", "--filter", "neutralise", "--keep-speech",
+                              "--regions", "brows,mouth", "--no-blinks"])  # fmt: skip
+    assert filter_options_from(args) == {"keep_speech": True, "regions": ("brows", "mouth"), "keep_blinks": False}
+    args = parser.parse_args(["process", str(D0), "-o", "x.mp4", "--filter", "blur", "--margin", "0.3"])
+    assert filter_options_from(args) == {"margin": 0.3}
+    settings = cli.pipeline_settings(args)
+    assert (settings.filter_name, settings.filter_options) == ("blur", {"margin": 0.3})
+    # Every registered filter is accepted (read from the registry), so a new one needs no change to the CLI.
+    for name in filter_names():
+        assert parser.parse_args(["process", str(D0), "-o", "x.mp4", "--filter", name]).filter == name
