@@ -84,6 +84,7 @@ def measure_live(path: Path, settings: PipelineSettings, model: Path) -> dict:
     with pipeline:
         pipeline.wait()
     cpu_s = _cpu_seconds_since(cpu)
+    snapshot = pipeline.stats()
     total = source.info.frame_count or len(sent)
     span = sent[-1] - sent[0] if len(sent) > 1 else float("nan")
     p50, p95 = np.percentile(latencies, [50, 95])
@@ -91,7 +92,8 @@ def measure_live(path: Path, settings: PipelineSettings, model: Path) -> dict:
         "fps": (len(sent) - 1) / span,
         "frames_in": total,
         "frames_out": len(sent),
-        "dropped": source.dropped,
+        "dropped": snapshot.dropped,  # by the source (newest only) plus skipped between the two stages
+        "stall_repeats": snapshot.resent,
         "latency_p50_ms": float(p50),
         "latency_p95_ms": float(p95),
         "stage_ms": {k: float(np.mean(v)) for k, v in stages.items()},
