@@ -13,7 +13,7 @@ from functools import cache
 import numpy as np
 import pytest
 
-from app.lab.leak import ALTERED, OBSCURED, expression_level
+from app.lab.leak import ALTERED, EXPRESSIVE_BLENDSHAPE, OBSCURED, expression_level
 from app.pipeline import PipelineSettings, Status
 from app.sinks import NullSink
 from app.tracking import FaceTracker
@@ -370,6 +370,19 @@ def test_fault(key, flaky_filter, artifacts_dir):
         shown = {s.state for s in result.fault_statuses}
         assert shown & MUST_REPORT[key], f"{result.name}: the user was shown only {shown}"
         assert all(s.message for s in result.fault_statuses)
+
+
+@pytest.mark.parametrize("expect", [OBSCURED, ALTERED])
+def test_the_harness_counts_a_real_leak(expect):
+    """The measurement itself: a filter at strength 0 passes the raw face, and the suite must count it."""
+    frames, truth = segment(0, 30)
+    name = "blur" if expect == OBSCURED else "neutralise"
+    fault = Fault("raw face passed", frames, truth, settings=PipelineSettings(name, 0.0), expect=expect)
+    result = run_fault(fault, MODEL)
+    expressive = sum(any(expression_level(f) >= EXPRESSIVE_BLENDSHAPE for f in faces) for faces in truth)
+    assert expressive > 20
+    # Every frame after the first face is found is the raw one (the neutral frames do not count for ALTERED).
+    assert result.leaked >= 0.6 * result.frames_out, result.row()
 
 
 @pytest.mark.parametrize("problem", ["missing", "corrupt"])
