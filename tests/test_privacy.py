@@ -157,7 +157,7 @@ def test_live_pipeline_writes_nothing_connects_nowhere_logs_no_frames(fresh_home
     """The live engine, with faults that make it log (a sink failing, a stall), writes no file at all."""
     backend = register()
     sink = VirtualCameraSink(backend=BACKEND_NAME)
-    source = VideoFileSource(CLIP, realtime=False)
+    source = VideoFileSource(CLIP, realtime=True)  # paced like a camera: the output stage keeps up
     backend.fail_sends = 3  # the driver refuses a few frames: the engine logs its retries
     with audited() as audit:
         pipeline = Pipeline(source, [sink], PipelineSettings(filter_name="blur"), model_path=MODEL)
