@@ -86,10 +86,13 @@ def compute_targets(
     gap_ref = reference[LOWER_LIP_INNER_MID, 1] - reference[UPPER_LIP_INNER_MID, 1]
     opening = max(0.0, float(gap_now - gap_ref))  # (texture: teeth may show)
     if keep_speech:
-        # Keep the jaw's vertical movement, nothing else of the mouth: each landmark keeps its current height in
-        # proportion to how much it rides on the jaw (lower lip and chin fully, mouth corners half, upper lip
-        # not), while mouth width, the upper lip and the brows still go to the reference.
-        desired[:, 1] += jaw_share * (pose_free[:, 1] - desired[:, 1])
+        # Keep the jaw's vertical movement, nothing else of the mouth: the lower lip and chin (fully on the jaw)
+        # keep their current height; points partly on the jaw (mouth corners, lower cheeks) follow the lower
+        # lip's drop in proportion, not their own height, which a smile or frown also moves. Mouth width, the
+        # upper lip and the brows still go to the reference.
+        lip_drop = float((pose_free[LOWER_LIP, 1] - desired[LOWER_LIP, 1]).mean())
+        own = pose_free[:, 1] - desired[:, 1]
+        desired[:, 1] += np.where(jaw_share >= 1.0, own, jaw_share * lip_drop)
     moved = pose_free + (strength * pull)[:, None] * (desired - pose_free)
     back = to_ref.inverse()
     ring = anchors(reference)
