@@ -22,6 +22,7 @@ import numpy as np
 
 from app.pipeline.failsafe import FaceGate, FailSafe, is_valid_output, obscure_frame
 from app.pipeline.frames import STATES, FrameResult, Mailbox, PipelineEvents, Status, Tracked, describe
+from app.pipeline.mesh_check import MeshCheck
 from app.pipeline.outputs import SinkSlot
 from app.pipeline.settings import PipelineSettings
 from app.pipeline.stats import StatsCollector, StatsSnapshot
@@ -81,6 +82,7 @@ class Pipeline:
         self._filter = self._build_filter(self._settings)
         self._owns_tracker = tracker is None
         self._tracker = tracker if tracker is not None else self._build_tracker(self._settings)
+        self._mesh_check = MeshCheck()
         self._source = source
         self._source_started = False
         self._slots = [SinkSlot(s) for s in sinks]
@@ -290,7 +292,11 @@ class Pipeline:
             return tracked  # nothing of this frame will be shown: spare the CPU
         try:
             ts = int(captured.captured_at * 1000) if timestamp_ms is None else timestamp_ms
-            tracked.faces = tuple(self._tracker.track(captured.image, ts))
+            faces = tuple(self._tracker.track(captured.image, ts))
+            if swapped:
+                self._mesh_check.reset()
+            # A mesh left where the face was before a jump would filter the wrong place: no face this frame.
+            tracked.faces = faces if self._mesh_check.trusted(captured.image, faces) else ()
         except Exception as exc:
             tracked.error = describe(exc)
             log.warning("face tracking failed: %s", tracked.error)
@@ -466,6 +472,7 @@ class Pipeline:
         of the new generation reaches it (so frames of the old source still in flight finish as they were)."""
         if self._tracker is not None:
             self._tracker.reset()
+        self._mesh_check.reset()
         self._generation += 1
 
     def _restart_output_state(self) -> None:
