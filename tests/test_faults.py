@@ -15,6 +15,7 @@ import pytest
 
 from app.lab.leak import ALTERED, EXPRESSIVE_BLENDSHAPE, OBSCURED, expression_level
 from app.pipeline import PipelineSettings, Status
+from app.pipeline.mesh_check import MeshCheck
 from app.sinks import NullSink
 from app.tracking import FaceTracker
 from filters import registry
@@ -370,6 +371,20 @@ def test_fault(key, flaky_filter, artifacts_dir):
         shown = {s.state for s in result.fault_statuses}
         assert shown & MUST_REPORT[key], f"{result.name}: the user was shown only {shown}"
         assert all(s.message for s in result.fault_statuses)
+
+
+def test_mesh_check_trusts_natural_motion_and_catches_a_mesh_left_behind():
+    """The engine's guard against the landmarker's stale mesh (app/pipeline/mesh_check.py), on real frames."""
+    for clip in (CLIP, DONOR):
+        frames, faces = tracked_clip(clip)
+        check = MeshCheck()
+        distrusted = [i for i in range(len(frames)) if not check.trusted(frames[i], faces[i])]
+        assert distrusted == [], f"{clip.name}: natural motion distrusted at {distrusted}"
+    frames, faces = tracked_clip(CLIP)
+    check = MeshCheck()
+    assert check.trusted(frames[100], faces[100])
+    jumped, _ = shift(frames[101], faces[101], 90, 60)  # the picture jumped; the mesh stayed where it was
+    assert not check.trusted(jumped, faces[101])
 
 
 @pytest.mark.parametrize("expect", [OBSCURED, ALTERED])
