@@ -8,8 +8,9 @@ the face WAS: a filter drawn there leaves the face itself raw. Measured on a cli
 The check: the face box under the mesh, as a 32x32 grey patch normalised for brightness and contrast, must
 still look like the patch under the same face's mesh one frame earlier (normalised cross-correlation). Over every
 consecutive pair of frames of the five shared clips (talking, grimacing, turning, glasses) the lowest value is
-0.33 (median 0.85-1.0); misplaced meshes in the shaken clip score -0.34..0.24. A frame whose mesh fails is
-treated as a frame without a face: the pipeline fails closed, then needs its usual confirmation frames.
+0.33 (median 0.85-1.0; 0.22 when a busy pipeline skips 2-3 frames, 0.12 at 5); misplaced meshes in the shaken
+clip score -0.34..0.24. A frame whose mesh fails is treated as a frame without a face: the pipeline fails
+closed (a false alarm costs one obscured frame, never a leak), then needs its usual confirmation frames.
 """
 
 from __future__ import annotations
