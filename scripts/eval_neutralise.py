@@ -66,7 +66,7 @@ def run_filter(frames, faces, **options):
     return [filt.apply(frame.copy(), found) for frame, found in zip(frames, faces)], filt
 
 
-def strip(frames_in, outputs_half, outputs_full, indices, reference_image) -> np.ndarray:
+def strip(frames_in, outputs_half, outputs_full, indices, reference_image, band_image=None) -> np.ndarray:
     rows = []
     for i in indices:
         cells = [frames_in[i], outputs_half[i], outputs_full[i]]
@@ -76,8 +76,14 @@ def strip(frames_in, outputs_half, outputs_full, indices, reference_image) -> np
         if reference_image is not None:
             r = cv2.resize(reference_image, (160, round(reference_image.shape[0] * 160 / reference_image.shape[1])))
             ref[: min(h, r.shape[0])] = r[:h]
+        if band_image is not None:  # the reference's brow band under its mouth
+            b = cv2.resize(band_image, (160, round(band_image.shape[0] * 160 / band_image.shape[1])))
+            top = min(h // 2, h - 1)
+            ref[top : min(h, top + b.shape[0])] = b[: h - top]
         row = np.hstack([*cells, ref])
-        cv2.putText(row, f"#{i} in | 0.5 | 1.0 | ref mouth", (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 255, 255), 1)
+        cv2.putText(
+            row, f"#{i} in | 0.5 | 1.0 | ref mouth, band", (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 255, 255), 1
+        )
         rows.append(row)
     return np.vstack(rows)
 
@@ -106,6 +112,8 @@ def evaluate_clip(path: Path, step: int, judge: ExpressionJudge) -> dict:
             labels_out = top_labels(judge.classify_batch([out[i] for i in picked], faces_out))
             result["confusion"] = confusion_table(labels_in, labels_out)
             result["reference_image"] = filt.reference_image(0)
+            reference = filt.reference(0)
+            result["band_image"] = None if reference is None else reference.upper_image
     # Keep speech (on every clip; the target is on the talking clip).
     out, _ = run_filter(frames, faces, strength=1.0, keep_speech=True)
     bs_out = measure_faces([out[i] for i in picked], MODEL)[0]
@@ -115,9 +123,9 @@ def evaluate_clip(path: Path, step: int, judge: ExpressionJudge) -> dict:
     order = np.argsort(np.nan_to_num(residual_in, nan=-1))[::-1]
     hard = sorted({picked[i] for i in order[:12:3]})
     OUT.mkdir(parents=True, exist_ok=True)
-    sheet = strip(frames, outputs[0.5], outputs[1.0], hard, result["reference_image"])
+    sheet = strip(frames, outputs[0.5], outputs[1.0], hard, result["reference_image"], result["band_image"])
     cv2.imwrite(str(OUT / f"{path.stem}_strip.jpg"), sheet, [cv2.IMWRITE_JPEG_QUALITY, 85])
-    speech_sheet = strip(frames, outputs[1.0], out, hard, result["reference_image"])
+    speech_sheet = strip(frames, outputs[1.0], out, hard, result["reference_image"], result["band_image"])
     cv2.imwrite(str(OUT / f"{path.stem}_speech_strip.jpg"), speech_sheet, [cv2.IMWRITE_JPEG_QUALITY, 85])
     return result
 

@@ -87,7 +87,8 @@ def test_reference_file_round_trip_is_small_and_atomic(tmp_path):
     loaded = NeutralReference.load(path)
     assert np.array_equal(loaded.landmarks, reference.landmarks)
     assert np.array_equal(loaded.mouth_image, reference.mouth_image)
-    assert path.stat().st_size < 60_000  # landmarks and a mouth crop, never a frame
+    assert np.array_equal(loaded.upper_image, reference.upper_image)
+    assert path.stat().st_size < 120_000  # landmarks and two small crops (mouth, brow band), never a frame
 
 
 def test_loading_something_else_is_one_clear_error(tmp_path):

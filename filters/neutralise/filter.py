@@ -15,6 +15,7 @@ from filters.neutralise.mesh import TRIANGLES
 from filters.neutralise.reference import AutoReference, Calibration, NeutralReference
 from filters.neutralise.regions import REGIONS, landmark_weights
 from filters.neutralise.texture import blend_mouth, lip_gap_ratio
+from filters.neutralise.upper import blend_upper, upper_excess
 from filters.neutralise.warp import warp_region
 from filters.registry import register_filter
 
@@ -23,6 +24,8 @@ TURN_LIMIT = (25.0, 35.0)  # degrees: from here the face blends to blur (mesh an
 RESIDUAL_LIMIT = (0.05, 0.10)  # eye distances of skull misfit over which the face blends to blur
 MOUTH_GAP_FULL = 0.08  # eye distances of lip parting at which the reference mouth texture is fully blended in
 REFERENCE_EASE = 0.2  # per frame: how fast a changing auto reference is followed (no pops)
+BAND_EXCESS_FULL = 0.3  # brow/eye score above the reference's at which the reference's brow band fully replaces
+BAND_EASE = 0.35  # per frame: how fast the band's blend follows (blendshape noise must not flicker the texture)
 
 
 FORGET_AFTER = 300  # frames: per-face state of a face not seen for this long is dropped (ids are not reused)
@@ -34,6 +37,7 @@ class _FaceState:
         self.auto = AutoReference()
         self.smoothed: np.ndarray | None = None
         self.shape_cache: tuple[object, np.ndarray, np.ndarray] | None = None
+        self.band_alpha = 0.0
 
 
 @register_filter
@@ -114,7 +118,7 @@ class NeutraliseFilter(Filter):
         return state.auto.reference if state is not None else None
 
     def save_reference(self, path: str | Path, face_id: int = 0) -> None:
-        """Save the reference in use for a face (only when the user asks; atomic; landmarks and a mouth crop)."""
+        """Save the reference in use for a face (only when the user asks; atomic; landmarks and two small crops)."""
         ref = self.reference(face_id)
         if ref is None:
             raise ValueError("no reference yet: keep your face in view for a moment, then save")
@@ -180,6 +184,23 @@ class NeutraliseFilter(Filter):
             target_closed = 1.0 - float(smoothstep(0.04, 0.10, lip_gap_ratio(targets.target)))
             alpha = self.gains["mouth"] * self.strength**2 * parted * target_closed
             blend_mouth(frame, targets.target, reference.mouth_image, reference.mouth_points, alpha, step)
+        if self.texture and reference.upper_image is not None:
+            # Raised or lowered brows and widened eyes leave texture the warp cannot move (forehead wrinkles, a
+            # frown's furrow, visible lid skin): the reference's own band replaces it in proportion to how far the
+            # tracker reads the brows and eyes from the reference frame's. Speech does not use the brows, so this
+            # runs with keep_speech too.
+            excess = upper_excess(face.blendshapes, reference.upper_scores)
+            wanted = self.gains["brows"] * self.strength * float(smoothstep(0.0, BAND_EXCESS_FULL, excess))
+            state.band_alpha += BAND_EASE * (wanted - state.band_alpha)
+            blend_upper(
+                frame,
+                targets.target,
+                reference.upper_image,
+                reference.upper_points,
+                face.blendshapes,
+                state.band_alpha,
+                step,
+            )
         distrust = max(
             float(smoothstep(*TURN_LIMIT, targets.turn_degrees)),
             float(smoothstep(*RESIDUAL_LIMIT, targets.fit_residual)),

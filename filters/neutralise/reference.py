@@ -1,9 +1,9 @@
-"""The person's neutral face: pose-free landmarks plus the small mouth texture the texture step needs.
+"""The person's neutral face: pose-free landmarks plus the small mouth and brow-band textures the texture step needs.
 
 Three ways to get one, all giving a :class:`NeutralReference`: :func:`reference_from_image` (one neutral frame),
 :class:`Calibration` (a few seconds of relaxed face, robust median) and :class:`AutoReference` (a running estimate
 from the least expressive frames seen so far). Saving is explicit (:meth:`NeutralReference.save`), atomic, and
-stores only landmarks and a mouth crop, never a full frame.
+stores only landmarks and two small crops (mouth; brows, forehead and eyes), never a full frame.
 """
 
 from __future__ import annotations
@@ -13,16 +13,17 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from filters.base import BLENDSHAPE_INDEX, BLENDSHAPE_NAMES, NUM_LANDMARKS, Face
 from filters.neutralise.alignment import frontal_frame, to_pose_free
 from filters.neutralise.basis import STRONG_EXPRESSION_INDEX, neutral_estimate
 from filters.neutralise.regions import LIPS
-from filters.neutralise.texture import lip_gap_ratio
+from filters.neutralise.texture import lip_gap_ratio, scaled_crop
+from filters.neutralise.upper import UPPER_SCORES, upper_crop
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2 adds the brow band (upper_*); version 1 files still load (no band)
+READABLE_VERSIONS = (1, 2)
 MAX_LIP_GAP = 0.08  # inner lip gap / mouth width above which a mouth crop is not taken (lips parted)
 MOUTH_CROP_WIDTH = 128  # pixels: enough for a mouth at 720p, small enough to hold nothing else of the face
 
@@ -42,11 +43,17 @@ def expressiveness(blendshapes: np.ndarray) -> float:
 class NeutralReference:
     """``landmarks``: (478, 3) float32 in the pose-free frame (see :mod:`alignment`).
     ``mouth_image``: small BGR crop around the neutral mouth (or None: geometry only);
-    ``mouth_points``: (478, 2) float32 landmark positions in that crop's pixels."""
+    ``mouth_points``: (478, 2) float32 landmark positions in that crop's pixels;
+    ``upper_image``/``upper_points``: the same for the brow, forehead and eye band of a calm, open-eyed, frontal
+    frame, and ``upper_scores``: that frame's brow and eye blendshapes (:data:`upper.UPPER_SCORES`), the level the
+    band's blend is measured from."""
 
     landmarks: np.ndarray
     mouth_image: np.ndarray | None = None
     mouth_points: np.ndarray | None = None
+    upper_image: np.ndarray | None = None
+    upper_points: np.ndarray | None = None
+    upper_scores: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if np.shape(self.landmarks) != (NUM_LANDMARKS, 3) or not np.isfinite(self.landmarks).all():
@@ -60,6 +67,10 @@ class NeutralReference:
         if self.mouth_image is not None and self.mouth_points is not None:
             arrays["mouth_image"] = self.mouth_image
             arrays["mouth_points"] = self.mouth_points.astype(np.float32)
+        if self.upper_image is not None and self.upper_points is not None and self.upper_scores is not None:
+            arrays["upper_image"] = self.upper_image
+            arrays["upper_points"] = self.upper_points.astype(np.float32)
+            arrays["upper_scores"] = self.upper_scores.astype(np.float32)
         fd, tmp = tempfile.mkstemp(prefix=".neutral-", suffix=".npz", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -74,11 +85,14 @@ class NeutralReference:
         """Read a saved reference; ValueError with a one-line reason if the file is not one."""
         try:
             with np.load(Path(path), allow_pickle=False) as data:
-                if int(data["version"]) != FORMAT_VERSION:
+                if int(data["version"]) not in READABLE_VERSIONS:
                     raise ValueError(f"{path}: unsupported neutral reference version {int(data['version'])}")
+                upper = [data.get(k) for k in ("upper_image", "upper_points", "upper_scores")]
+                if any(part is None for part in upper):
+                    upper = [None, None, None]
                 image = data.get("mouth_image")
                 points = data.get("mouth_points")
-                return cls(data["landmarks"].astype(np.float32), image, points)
+                return cls(data["landmarks"].astype(np.float32), image, points, *upper)
         except (OSError, KeyError, ValueError, EOFError) as exc:
             raise ValueError(f"{path} is not a readable neutral reference ({exc})") from None
 
@@ -93,22 +107,56 @@ def mouth_crop(frame: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np
     margin = 0.45 * (hi - lo)[0]
     x0, y0 = np.floor(lo - margin).astype(int)
     x1, y1 = np.ceil(hi + margin).astype(int)
-    height, width = frame.shape[:2]
-    if x0 < 0 or y0 < 0 or x1 > width or y1 > height or x1 - x0 < 8 or y1 - y0 < 8:
-        return None
-    scale = min(1.0, MOUTH_CROP_WIDTH / (x1 - x0))
-    crop = frame[y0:y1, x0:x1]
-    if scale < 1.0:
-        crop = cv2.resize(crop, (round((x1 - x0) * scale), round((y1 - y0) * scale)), interpolation=cv2.INTER_AREA)
-    points = (landmarks[:, :2] - np.array([x0, y0], np.float32)) * scale
-    return np.ascontiguousarray(crop), points.astype(np.float32)
+    return scaled_crop(frame, landmarks, (x0, y0, x1, y1), MOUTH_CROP_WIDTH)
+
+
+class CalmBand:
+    """Keeps the brow band crop of the calmest usable frame offered: eyes open, head near frontal (the band's
+    extent is decided in image rows), least expression by the tracker's own scores."""
+
+    MAX_TURN = 15.0  # degrees away from the camera
+    MAX_ROLL = 10.0  # degrees of head tilt in the image
+    MAX_BLINK = 0.3
+    HYSTERESIS = 0.02  # a new crop must be this much calmer: no texture swaps on score noise
+
+    def __init__(self) -> None:
+        self.best: tuple[float, np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def offer(self, frame: np.ndarray, face: Face, turn_degrees: float) -> bool:
+        """True when the kept crop changed."""
+        scores = np.asarray(face.blendshapes, np.float32)
+        # The whole face's calm, not the brows' alone: the brow scores barely register a light frown.
+        score = expressiveness(scores)
+        if self.best is not None and score >= self.best[0] - self.HYSTERESIS:
+            return False
+        blink = scores[[BLENDSHAPE_INDEX["eyeBlinkLeft"], BLENDSHAPE_INDEX["eyeBlinkRight"]]].max()
+        eye_line = face.landmarks[263, :2] - face.landmarks[33, :2]
+        roll = abs(float(np.degrees(np.arctan2(eye_line[1], eye_line[0]))))
+        if blink > self.MAX_BLINK or turn_degrees > self.MAX_TURN or roll > self.MAX_ROLL:
+            return False
+        crop = upper_crop(frame, face.landmarks)
+        if crop is None:
+            return False
+        self.best = (score, *crop, scores[UPPER_SCORES].copy())
+        return True
+
+    @property
+    def parts(self) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+        return self.best[1:] if self.best is not None else (None, None, None)
+
+
+def turn_of(rotation: np.ndarray) -> float:
+    """Degrees between the face normal and the camera axis, from a rotation into a frontal frame."""
+    return float(np.degrees(np.arccos(np.clip(abs(rotation[2, 2]), 0.0, 1.0))))
 
 
 def reference_from_image(frame_bgr: np.ndarray, face: Face) -> NeutralReference:
     """A reference from one frame of the person's neutral face (the face as tracked in that frame)."""
     pose_free = frontal_frame(face.landmarks).apply(face.landmarks)
     crop = mouth_crop(frame_bgr, face.landmarks)
-    return NeutralReference(pose_free, *(crop if crop is not None else (None, None)))
+    band = upper_crop(frame_bgr, face.landmarks)
+    upper = (*band, np.asarray(face.blendshapes, np.float32)[UPPER_SCORES]) if band is not None else (None,) * 3
+    return NeutralReference(pose_free, *(crop if crop is not None else (None, None)), *upper)
 
 
 class AutoReference:
@@ -126,6 +174,7 @@ class AutoReference:
         self.reference: NeutralReference | None = None
         self.frames_seen = 0
         self._lowest: np.ndarray | None = None  # per blendshape, the lowest score seen (personal resting levels)
+        self._band = CalmBand()
 
     def update(self, frame: np.ndarray, face: Face) -> NeutralReference:
         self.frames_seen += 1
@@ -134,7 +183,7 @@ class AutoReference:
         self._lowest = scores.copy() if self._lowest is None else np.minimum(self._lowest, scores)
         if self.template is None:
             self.template = frontal_frame(face.landmarks).apply(face.landmarks)
-        pose_free, _, residual = to_pose_free(face.landmarks, self.template)
+        pose_free, sim, residual = to_pose_free(face.landmarks, self.template)
         best = min((s for s, _ in self._pool), default=np.inf)
         changed = False
         if residual <= self.MAX_FIT_RESIDUAL and score <= best + self.MARGIN:
@@ -151,11 +200,13 @@ class AutoReference:
             if crop is not None:
                 self._mouth = (score, *crop)
                 changed = True
+        if residual <= self.MAX_FIT_RESIDUAL and self._band.offer(frame, face, turn_of(sim.rotation)):
+            changed = True
         if self.reference is None or changed:
             shapes = np.stack([shape for _, shape in self._pool]) if self._pool else pose_free[None]
             median = np.median(shapes, axis=0).astype(np.float32)
             mouth = self._mouth[1:] if self._mouth is not None else (None, None)
-            self.reference = NeutralReference(median, *mouth)
+            self.reference = NeutralReference(median, *mouth, *self._band.parts)
         return self.reference
 
     @property
@@ -181,6 +232,7 @@ class Calibration:
         self._template: np.ndarray | None = None
         self._shapes: list[tuple[float, np.ndarray]] = []
         self._mouth: tuple[float, np.ndarray, np.ndarray] | None = None
+        self._band = CalmBand()
 
     def progress(self, now: float) -> float:
         return min(1.0, max(0.0, (now - self.started_at) / self.seconds))
@@ -193,9 +245,10 @@ class Calibration:
             return  # a blink mid-calibration would teach the reference half-closed eyes
         if self._template is None:
             self._template = frontal_frame(face.landmarks).apply(face.landmarks)
-        pose_free, _, residual = to_pose_free(face.landmarks, self._template)
+        pose_free, sim, residual = to_pose_free(face.landmarks, self._template)
         if residual > AutoReference.MAX_FIT_RESIDUAL:
             return
+        self._band.offer(frame, face, turn_of(sim.rotation))
         score = expressiveness(face.blendshapes)
         self._shapes.append((score, pose_free))
         if self._mouth is None or score < self._mouth[0]:
@@ -213,4 +266,4 @@ class Calibration:
             return None
         median = np.median(np.stack(kept), axis=0).astype(np.float32)
         mouth = self._mouth[1:] if self._mouth is not None else (None, None)
-        return NeutralReference(median, *mouth)
+        return NeutralReference(median, *mouth, *self._band.parts)

@@ -40,6 +40,23 @@ MOUTH_TRIANGLES = TRIANGLES[_inside[TRIANGLES].all(axis=1)]
 MASK_GROWTH = 1.15  # the blend mask is the outer lip line grown by this much about the mouth centre
 
 
+def scaled_crop(
+    frame: np.ndarray, landmarks: np.ndarray, box: tuple[int, int, int, int], max_width: int, min_size: int = 8
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(BGR crop of ``box`` (x0, y0, x1, y1) scaled to at most ``max_width`` wide, all landmarks in crop pixels);
+    None if the box is not wholly inside the frame or smaller than ``min_size``."""
+    x0, y0, x1, y1 = box
+    height, width = frame.shape[:2]
+    if x0 < 0 or y0 < 0 or x1 > width or y1 > height or x1 - x0 < min_size or y1 - y0 < min_size:
+        return None
+    scale = min(1.0, max_width / (x1 - x0))
+    crop = frame[y0:y1, x0:x1]
+    if scale < 1.0:
+        crop = cv2.resize(crop, (round((x1 - x0) * scale), round((y1 - y0) * scale)), interpolation=cv2.INTER_AREA)
+    points = (landmarks[:, :2] - np.array([x0, y0], np.float32)) * scale
+    return np.ascontiguousarray(crop), points.astype(np.float32)
+
+
 def lip_gap_ratio(points: np.ndarray) -> float:
     """Inner lip gap / mouth width of (N >= 478, 2) landmark positions (0 = closed lips)."""
     width = float(np.linalg.norm(points[MOUTH_CORNERS[0]] - points[MOUTH_CORNERS[1]]))
@@ -75,20 +92,41 @@ def blend_mouth(
     feather = max(3, int(pad) | 1)
     mask = cv2.GaussianBlur(mask, (feather, feather), 0) * float(min(alpha, 1.0))
     region = frame[y0:y1, x0:x1]
-    matched = _match_colour(source, region, mask > 0.5)
-    region[:] = (region * (1.0 - mask[..., None]) + matched * mask[..., None]).astype(np.uint8)
+    matched = match_colour(source, region, mask > 0.5)
+    blend_into(region, matched, mask)
 
 
-def _match_colour(source: np.ndarray, target: np.ndarray, where: np.ndarray) -> np.ndarray:
-    """``source`` with its Lab mean and spread (over ``where``) moved to ``target``'s: the reference was lit
-    differently, the current frame's light is the one to keep."""
-    if where.sum() < 16:
-        return source.astype(np.float32)
-    src = cv2.cvtColor(source, cv2.COLOR_BGR2LAB).astype(np.float32)
-    dst = cv2.cvtColor(target, cv2.COLOR_BGR2LAB).astype(np.float32)
-    mu_s, sd_s = src[where].mean(axis=0), src[where].std(axis=0) + 1.0
-    mu_d, sd_d = dst[where].mean(axis=0), dst[where].std(axis=0) + 1.0
-    # The current mouth holds teeth and shadow the reference does not: its spread only loosely guides the gain.
-    gain = np.clip(sd_d / sd_s, 0.7, 1.3)
-    out = (src - mu_s) * gain + mu_d
-    return cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_LAB2BGR).astype(np.float32)
+def lab_stats(image: np.ndarray, where: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Lab mean and spread (3,) of a BGR uint8 image over a boolean/uint8 mask; None for fewer than 16 pixels."""
+    mask = where.astype(np.uint8)
+    if cv2.countNonZero(mask) < 16:
+        return None
+    mean, spread = cv2.meanStdDev(cv2.cvtColor(image, cv2.COLOR_BGR2LAB), mask=mask)
+    return mean.ravel(), spread.ravel()
+
+
+def lab_transfer(source_lab: np.ndarray, source_stats, target_stats, gain_limits: tuple[float, float]) -> np.ndarray:
+    """BGR of ``source_lab`` with its Lab statistics moved to ``target_stats`` (gain clipped to ``gain_limits``)."""
+    (mu_s, sd_s), (mu_d, sd_d) = source_stats, target_stats
+    gain = np.clip((sd_d + 1.0) / (sd_s + 1.0), *gain_limits)
+    affine = np.hstack([np.diag(gain), (mu_d - gain * mu_s)[:, None]])
+    return cv2.cvtColor(cv2.transform(source_lab, affine), cv2.COLOR_LAB2BGR)
+
+
+def match_colour(
+    source: np.ndarray, target: np.ndarray, where: np.ndarray, gain_limits: tuple[float, float] = (0.7, 1.3)
+) -> np.ndarray:
+    """``source`` (BGR uint8) with its Lab mean and spread (over ``where``) moved to ``target``'s: the reference
+    was lit differently, the current frame's light is the one to keep. All in uint8 OpenCV calls (cheap).
+    The current region holds what the reference does not (teeth, wrinkles): its spread only loosely guides the
+    gain."""
+    source_stats, target_stats = lab_stats(source, where), lab_stats(target, where)
+    if source_stats is None or target_stats is None:
+        return source
+    return lab_transfer(cv2.cvtColor(source, cv2.COLOR_BGR2LAB), source_stats, target_stats, gain_limits)
+
+
+def blend_into(region: np.ndarray, patch: np.ndarray, mask: np.ndarray) -> None:
+    """``region = region * (1 - mask) + patch * mask`` in place (uint8 BGR, float32 mask 0..1), one OpenCV call."""
+    mask = np.ascontiguousarray(mask, np.float32)
+    region[:] = cv2.blendLinear(patch, np.ascontiguousarray(region), mask, 1.0 - mask)

@@ -1,0 +1,166 @@
+"""The upper-face texture step: where geometry cannot help above the nose (forehead wrinkles of raised brows, the
+furrow of a frown, a raised brow's thickness, the skin around a widened or squinting eye), blend in the
+reference's own brow, forehead and eye-surround skin, warped into the current pose with the same triangle
+machinery, matched to the current lighting (Lab mean and spread) and feathered inside the mesh.
+
+The eye openings are holes in the blend: eyeballs and irises stay the person's own (gaze is not expression),
+and a closed eye's hole grows over its lid, so a blink or a wink is never painted open.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from filters.base import BLENDSHAPE_INDEX, NUM_LANDMARKS
+from filters.neutralise.geometry import smoothstep
+from filters.neutralise.mesh import TRIANGLES
+from filters.neutralise.regions import EYELIDS
+from filters.neutralise.texture import blend_into, lab_stats, lab_transfer, scaled_crop
+from filters.neutralise.warp import inverse_map
+
+UPPER_CROP_WIDTH = 160  # pixels: the brow band at 720p is ~300 px wide; half is plenty for wrinkles and brows
+BELOW_EYES = 0.22  # eye distances below the lower eyelids that the band reaches (crow's feet, lower-lid bulge)
+GAIN_LIMITS = (0.8, 1.25)  # Lab spread ratio, loosely: wrinkles and lashes raise the current band's spread
+RENDER_OVERSAMPLE = 1.25  # band rendered at this many pixels per crop pixel (at most the frame's own)
+MIN_ALPHA = 0.01  # below this the band is not blended at all (its eased alpha only tends to zero)
+HOLE_GROWTH = (1.25, 1.9)  # eye-opening hole about its centre: open eye, closed eye (the whole lid stays own)
+# The brow and eye blendshapes the texture answers to (blinks and gaze are not expression).
+UPPER_SCORES = np.array(
+    [
+        BLENDSHAPE_INDEX[n]
+        for n in (
+            "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
+            "eyeWideLeft", "eyeWideRight", "eyeSquintLeft", "eyeSquintRight",
+        )
+    ],
+    dtype=np.intp,
+)  # fmt: skip
+_BLINK = (BLENDSHAPE_INDEX["eyeBlinkRight"], BLENDSHAPE_INDEX["eyeBlinkLeft"])  # subject's right = image left
+# Eye openings as closed contours (right eye, left eye): the upper lid then the lower lid back.
+_EYE_RINGS = (
+    np.r_[33, EYELIDS[0:7], 133, EYELIDS[7:14][::-1]],
+    np.r_[263, EYELIDS[14:21], 362, EYELIDS[21:28][::-1]],
+)
+_FAR = 1.0e5  # pixels: see blend_upper
+_MESH = TRIANGLES[(TRIANGLES < NUM_LANDMARKS).all(axis=1)]
+
+
+def upper_band_limit(points: np.ndarray) -> float:
+    """Image row (of frontal ``points``, y down) that bounds the band from below: just under the lower lids."""
+    eye_distance = float(np.linalg.norm(points[33, :2] - points[263, :2]))
+    return float(points[EYELIDS, 1].max()) + BELOW_EYES * eye_distance
+
+
+def band_triangles(points: np.ndarray) -> np.ndarray:
+    """Mesh triangles (eye openings included; they are masked out later) wholly above the band's lower limit,
+    for a near-frontal shape's (478, 2) points."""
+    below = points[:NUM_LANDMARKS, 1] > upper_band_limit(points)
+    return _MESH[~below[_MESH].any(axis=1)]
+
+
+def upper_crop(frame: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(BGR crop of the brow, forehead and eye band, all landmarks in crop pixels), scaled to at most
+    ``UPPER_CROP_WIDTH`` wide; None if the band is not wholly inside the frame."""
+    band = landmarks[np.unique(band_triangles(landmarks[:, :2])), :2]
+    x0, y0 = np.floor(band.min(axis=0)).astype(int) - 2
+    x1, y1 = np.ceil(band.max(axis=0)).astype(int) + 2
+    return scaled_crop(frame, landmarks, (x0, y0, x1, y1), UPPER_CROP_WIDTH, min_size=16)
+
+
+def upper_excess(blendshapes: np.ndarray, reference_scores: np.ndarray | None) -> float:
+    """How far the brows and eyes are from the reference's (largest score above the reference frame's)."""
+    scores = np.asarray(blendshapes, np.float32)[UPPER_SCORES]
+    base = np.zeros_like(scores) if reference_scores is None else np.asarray(reference_scores, np.float32)
+    return float(max(0.0, (scores - base).max()))
+
+
+class _BandSource:
+    """What a reference band needs every frame that depends on the reference alone: its triangles, its Lab
+    image and Lab statistics over the band without the eye openings (computed once per reference crop)."""
+
+    def __init__(self, image: np.ndarray, points: np.ndarray) -> None:
+        self.image = image
+        self.triangles = band_triangles(points)
+        self.vertices = np.unique(self.triangles)
+        self.width = float(np.ptp(points[self.vertices, 0])) if len(self.vertices) else 0.0
+        self.lab = cv2.cvtColor(image, cv2.COLOR_BGR2LAB)
+        mask = np.zeros(image.shape[:2], np.uint8)
+        cv2.fillPoly(mask, list(np.round(points[self.triangles, :2]).astype(np.int32)), 1)
+        for ring in _EYE_RINGS:
+            contour = points[ring, :2]
+            centre = contour.mean(axis=0)
+            cv2.fillPoly(mask, [np.round(centre + HOLE_GROWTH[0] * (contour - centre)).astype(np.int32)], 0)
+        self.stats = lab_stats(image, mask)
+
+
+_last_source: list[_BandSource] = []  # the band of the reference used last (one entry: a reference is long-lived)
+
+
+def _band_source(image: np.ndarray, points: np.ndarray) -> _BandSource:
+    if not _last_source or _last_source[0].image is not image:
+        _last_source[:] = [_BandSource(image, points)]
+    return _last_source[0]
+
+
+def blend_upper(
+    frame: np.ndarray,
+    target: np.ndarray,
+    image: np.ndarray,
+    points: np.ndarray,
+    blendshapes: np.ndarray,
+    alpha: float,
+    step: int,
+) -> None:
+    """Blend the reference's brow/forehead/eye band into ``frame`` (in place) at the ``target`` landmark
+    positions (pixels); ``blendshapes``: the current face's (for the blink holes)."""
+    if alpha <= MIN_ALPHA:
+        return
+    band = _band_source(image, points)
+    if len(band.triangles) == 0 or band.stats is None:
+        return
+    height, width = frame.shape[:2]
+    corners = target[band.vertices, :2]
+    x0 = max(int(np.floor(corners[:, 0].min())), 0)
+    y0 = max(int(np.floor(corners[:, 1].min())), 0)
+    x1 = min(int(np.ceil(corners[:, 0].max())) + 1, width)
+    y1 = min(int(np.ceil(corners[:, 1].max())) + 1, height)
+    if x1 - x0 < 16 or y1 - y0 < 8:
+        return
+    # Rendered at the crop's own resolution (finer would add no detail, only cost), then resized to the frame.
+    scale = float(np.clip(RENDER_OVERSAMPLE * band.width / max(float(np.ptp(corners[:, 0])), 1.0), 0.25, 1.0))
+    size = (max(8, round((x1 - x0) * scale)), max(8, round((y1 - y0) * scale)))
+    placed = (target[:NUM_LANDMARKS, :2] - np.array([x0, y0], np.float32)) * np.float32(scale)
+    # The map leaves pixels outside the band's triangles pointing at themselves (frame pixels), which mean
+    # nothing in the crop: the crop's points are shifted far out so covered pixels are told apart exactly (any
+    # blend with an uncovered grid node lands far below zero).
+    shifted = points + np.float32(_FAR)
+    maps = inverse_map(shifted, placed, band.triangles, (0, 0, *size), max(2, round(step * scale)))
+    maps -= np.float32(_FAR)
+    hard = ((maps[..., 0] > -1.0) & (maps[..., 1] > -1.0)).astype(np.uint8) * 255
+    for ring, blink in zip(_EYE_RINGS, _BLINK):
+        contour = placed[ring]
+        centre = contour.mean(axis=0)
+        growth = HOLE_GROWTH[0] + (HOLE_GROWTH[1] - HOLE_GROWTH[0]) * float(smoothstep(0.3, 0.6, blendshapes[blink]))
+        cv2.fillPoly(hard, [np.round(centre + growth * (contour - centre)).astype(np.int32)], 0)
+    region = frame[y0:y1, x0:x1]
+    small = cv2.resize(region, size, interpolation=cv2.INTER_LINEAR)
+    # Lighting: the current band's Lab statistics are put on the small reference crop before it is warped.
+    current = lab_stats(small, hard)
+    if current is None:
+        return
+    lit = lab_transfer(band.lab, band.stats, current, GAIN_LIMITS)
+    source = cv2.remap(lit, maps, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    cv2.copyTo(small, cv2.bitwise_not(hard), source)  # uncovered pixels: the frame's own (nothing to bleed in)
+    # Feather INSIDE the covered area only (outside it the map means nothing): blur, then keep the inner half.
+    eye_distance = float(np.linalg.norm(placed[33] - placed[263]))
+    radius = max(2, int(0.12 * eye_distance))
+    soft = cv2.stackBlur(hard, (2 * radius + 1, 2 * radius + 1)).astype(np.float32) / 255.0
+    # Notches of the band's lower edge can leave an uncovered node inside the blur's reach: never blend those.
+    mask = np.clip(2.0 * soft - 1.0, 0.0, 1.0) * (hard > 0) * float(min(alpha, 1.0))
+    full = (x1 - x0, y1 - y0)
+    blend_into(
+        region,
+        cv2.resize(source, full, interpolation=cv2.INTER_LINEAR),
+        cv2.resize(mask, full, interpolation=cv2.INTER_LINEAR),
+    )

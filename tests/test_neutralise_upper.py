@@ -1,0 +1,137 @@
+"""The neutraliser's brow-band texture step on a real tracked face: the reference's forehead replaces detail the
+warp cannot move, eyes (and closed lids) stay the person's own, nothing outside the band changes, and the saved
+reference carries the band (version 1 files still load)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from filters.base import BLENDSHAPE_INDEX
+from filters.neutralise import NeutraliseFilter, NeutralReference, reference_from_image
+from filters.neutralise.regions import EYELIDS
+from filters.neutralise.upper import UPPER_CROP_WIDTH, UPPER_SCORES, blend_upper, upper_excess
+
+from .conftest import MEDIA
+from .helpers import tracked_clip
+
+SMILE = MEDIA / "liveportrait_d0.mp4"
+
+
+@pytest.fixture(scope="module")
+def calm_face():
+    frames, faces = tracked_clip(SMILE)
+    return frames[0], faces[0][0]
+
+
+def _forehead_box(face) -> tuple[int, int, int, int]:
+    """Between the brows' tops and a little above, inside the face: skin the band covers, no eye, no brow."""
+    pts = face.points
+    brow_top = int(pts[[105, 66, 107, 336, 296, 334], 1].min())
+    eye_distance = float(np.linalg.norm(pts[33] - pts[263]))
+    x0, x1 = int(pts[105, 0]), int(pts[334, 0])
+    return x0, brow_top - int(0.25 * eye_distance), x1, brow_top - int(0.05 * eye_distance)
+
+
+def _with_wrinkles(frame, face):
+    """The frame with dark horizontal lines drawn across the forehead: texture a raised brow adds."""
+    x0, y0, x1, y1 = _forehead_box(face)
+    wrinkled = frame.copy()
+    for y in range(y0, y1, 5):
+        cv2.line(wrinkled, (x0, y), (x1, y), (40, 50, 70), 1)
+    return wrinkled
+
+
+def _blend(image, face, reference, alpha, blendshapes=None):
+    out = image.copy()
+    scores = face.blendshapes if blendshapes is None else blendshapes
+    blend_upper(out, face.points, reference.upper_image, reference.upper_points, scores, alpha, step=4)
+    return out
+
+
+def test_the_reference_band_removes_forehead_detail_the_warp_cannot(calm_face):
+    frame, face = calm_face
+    reference = reference_from_image(frame, face)
+    assert reference.upper_image is not None and reference.upper_image.shape[1] <= UPPER_CROP_WIDTH
+    wrinkled = _with_wrinkles(frame, face)
+    out = _blend(wrinkled, face, reference, 1.0)
+    x0, y0, x1, y1 = _forehead_box(face)
+
+    def error(image):
+        return float(np.abs(image[y0:y1, x0:x1].astype(np.float32) - frame[y0:y1, x0:x1]).mean())
+
+    assert error(wrinkled) > 8.0  # the drawn wrinkles are really there
+    assert error(out) < 0.3 * error(wrinkled)  # and the reference's smooth forehead replaced them
+    half = _blend(wrinkled, face, reference, 0.5)
+    assert error(out) < error(half) < error(wrinkled)  # in proportion to alpha
+
+
+def test_alpha_zero_and_everything_outside_the_band_stay_bit_exact(calm_face):
+    frame, face = calm_face
+    reference = reference_from_image(frame, face)
+    wrinkled = _with_wrinkles(frame, face)
+    assert np.array_equal(_blend(wrinkled, face, reference, 0.0), wrinkled)
+    out = _blend(wrinkled, face, reference, 1.0)
+    changed = np.argwhere((out != wrinkled).any(axis=2))
+    assert len(changed) > 0
+    pts = face.points
+    # Nothing below the nose's bridge-to-tip midpoint changes (mouth, chin, background below), nor the irises.
+    assert changed[:, 0].max() < pts[4, 1]
+    for iris in (468, 473):
+        x, y = np.round(pts[iris]).astype(int)
+        assert np.array_equal(out[y - 2 : y + 3, x - 2 : x + 3], wrinkled[y - 2 : y + 3, x - 2 : x + 3])
+
+
+def test_a_closed_eye_keeps_its_own_lid(calm_face):
+    frame, face = calm_face
+    reference = reference_from_image(frame, face)
+    # A mark on the right upper lid, just above its contour: lid skin a blink shows.
+    lid = face.points[EYELIDS[:7]]
+    marked = frame.copy()
+    for x, y in np.round(lid - (0, 4)).astype(int):
+        cv2.circle(marked, (int(x), int(y)), 2, (0, 255, 0), -1)
+    open_scores = face.blendshapes.copy()
+    closed_scores = face.blendshapes.copy()
+    closed_scores[BLENDSHAPE_INDEX["eyeBlinkRight"]] = 1.0
+    closed_scores[BLENDSHAPE_INDEX["eyeBlinkLeft"]] = 1.0
+    x0, y0 = np.floor(lid.min(axis=0) - 8).astype(int)
+    x1, y1 = np.ceil(lid.max(axis=0) + 2).astype(int)
+
+    def lid_change(out):
+        return float(np.abs(out[y0:y1, x0:x1].astype(np.float32) - marked[y0:y1, x0:x1]).mean())
+
+    assert lid_change(_blend(marked, face, reference, 1.0, closed_scores)) < 0.25 * lid_change(
+        _blend(marked, face, reference, 1.0, open_scores)
+    )
+
+
+def test_the_band_answers_to_brow_and_eye_scores_above_the_reference(calm_face):
+    _, face = calm_face
+    base = face.blendshapes[UPPER_SCORES].copy()
+    assert upper_excess(face.blendshapes, base) == 0.0
+    raised = face.blendshapes.copy()
+    raised[BLENDSHAPE_INDEX["browInnerUp"]] = base[list(UPPER_SCORES).index(BLENDSHAPE_INDEX["browInnerUp"])] + 0.4
+    assert upper_excess(raised, base) == pytest.approx(0.4, abs=1e-5)
+    blink = face.blendshapes.copy()
+    blink[BLENDSHAPE_INDEX["eyeBlinkLeft"]] = 1.0  # a blink is not expression
+    assert upper_excess(blink, base) == 0.0
+
+
+def test_the_auto_reference_carries_a_calm_band_and_files_keep_it(calm_face, tmp_path):
+    frames, faces = tracked_clip(SMILE)
+    filt = NeutraliseFilter()
+    for i in range(0, 60, 2):
+        filt.apply(frames[i].copy(), faces[i])
+    reference = filt.reference(0)
+    assert reference.upper_image is not None and reference.upper_scores.shape == (len(UPPER_SCORES),)
+    path = tmp_path / "neutral.npz"
+    reference.save(path)
+    loaded = NeutralReference.load(path)
+    assert np.array_equal(loaded.upper_image, reference.upper_image)
+    assert np.array_equal(loaded.upper_points, reference.upper_points)
+    assert path.stat().st_size < 120_000  # landmarks and two small crops, never a frame
+    # A version-1 file (landmarks and mouth only) still loads, without a band.
+    old = tmp_path / "old.npz"
+    np.savez_compressed(old, version=np.array(1), landmarks=reference.landmarks)
+    assert NeutralReference.load(old).upper_image is None
