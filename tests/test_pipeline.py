@@ -53,7 +53,9 @@ def collect():
 
 def test_every_frame_comes_out_with_the_face_covered_and_the_background_intact(collect):
     frames, faces = clip()
-    pipeline = Pipeline(ListSource(frames), [collect], PipelineSettings(filter_name="blur"), model_path=MODEL)
+    # No stall repeats here (a busy machine can pause long enough for one): this test matches every output.
+    settings = PipelineSettings(filter_name="blur")
+    pipeline = Pipeline(ListSource(frames), [collect], settings, model_path=MODEL, stall_after_s=10.0)
     results = run_to_end(pipeline)
     stats = pipeline.stats()
     # Every frame is either sent or counted as skipped (the output stage was busy and a newer one came).
@@ -383,10 +385,11 @@ def test_a_failing_sink_is_retried_and_never_stops_the_stream():
     statuses = []
     pipeline.events.status.connect(statuses.append)
     results = run_to_end(pipeline)
-    assert len(good.frames) == len(results) and len(results) + pipeline.stats().dropped == 60
+    stats = pipeline.stats()  # a busy machine may add obscured stall repeats to what the outputs get
+    assert len(good.frames) == len(results) + stats.resent and len(results) + stats.dropped == 60
     # Backing off 0.1 + 0.2 + 0.4 s skips about 20 frames, then the output is back.
     assert flaky.failed == 3 and 5 < len(flaky.frames) < len(results) - 10
-    assert flaky.frames[-1] is good.frames[-1]
+    assert flaky.frames[-1] is good.frames[-1] is results[-1].output
     assert any("flaky output failed" in s.message and "retrying" in s.message for s in statuses)
 
 
@@ -395,11 +398,18 @@ def test_sinks_added_and_removed_while_running(collect):
     late = CollectSink()
     pipeline = Pipeline(ListSource(frames, fps=30), [collect], model_path=MODEL)
     results = []
-    pipeline.events.frame.connect(results.append)
+    reached = {15: threading.Event(), 40: threading.Event()}
+
+    def count(result):
+        results.append(result)
+        if len(results) in reached:
+            reached[len(results)].set()
+
+    pipeline.events.frame.connect(count)
     with pipeline:
-        time.sleep(0.7)
+        assert reached[15].wait(30)
         pipeline.add_sink(late)
-        time.sleep(0.7)
+        assert reached[40].wait(30)
         pipeline.remove_sink(collect)
         assert collect.stopped
         assert pipeline.wait(30)
