@@ -55,11 +55,11 @@ def test_every_frame_comes_out_with_the_face_covered_and_the_background_intact(c
     frames, faces = clip()
     # No stall repeats here (a busy machine can pause long enough for one): this test matches every output.
     settings = PipelineSettings(filter_name="blur")
-    pipeline = Pipeline(ListSource(frames), [collect], settings, model_path=MODEL, stall_after_s=10.0)
+    pipeline = Pipeline(ListSource(frames, fps=30), [collect], settings, model_path=MODEL, stall_after_s=10.0)
     results = run_to_end(pipeline)
     stats = pipeline.stats()
     # Every frame is either sent or counted as skipped (the output stage was busy and a newer one came).
-    assert len(results) + stats.dropped == len(frames) and len(results) > len(frames) // 2
+    assert len(results) + stats.dropped == len(frames) and len(results) >= 20
     assert len(collect.frames) == len(results)
     assert collect.opened == (512, 512, 30.0)
     index_of = {id(f): i for i, f in enumerate(frames)}
@@ -387,8 +387,8 @@ def test_a_failing_sink_is_retried_and_never_stops_the_stream():
     results = run_to_end(pipeline)
     stats = pipeline.stats()  # a busy machine may add obscured stall repeats to what the outputs get
     assert len(good.frames) == len(results) + stats.resent and len(results) + stats.dropped == 60
-    # Backing off 0.1 + 0.2 + 0.4 s skips about 20 frames, then the output is back.
-    assert flaky.failed == 3 and 5 < len(flaky.frames) < len(results) - 10
+    # Backing off 0.1 + 0.2 + 0.4 s skips the frames of those 0.7 s, then the output is back.
+    assert flaky.failed == 3 and 5 < len(flaky.frames) < len(results) - 3
     assert flaky.frames[-1] is good.frames[-1] is results[-1].output
     assert any("flaky output failed" in s.message and "retrying" in s.message for s in statuses)
 
