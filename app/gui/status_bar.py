@@ -8,6 +8,7 @@ STATE_TEXT = {
     "starting": "Starting: sending an obscured frame until your face is found",
     "face_found": "Face found",
     "face_lost": "Face lost: sending obscured frame",
+    "extra_face": "More faces than set: sending obscured frame",
     "error": "Problem: sending obscured frame",
     "panic": "Panic: sending a fully obscured frame",
     "no_source": "No camera",
@@ -23,7 +24,7 @@ def status_text(status) -> str:
     if status.state == "face_found" and status.faces != 1:
         text = f"{status.faces} faces found"
     message = (status.message or "").strip()
-    if status.state in ("error", "no_source", "stopped") or status.state not in STATE_TEXT:
+    if status.state in ("error", "extra_face", "no_source", "stopped") or status.state not in STATE_TEXT:
         detail = message  # the engine's words say what went wrong
     else:
         detail = message.partition(";")[2].strip()  # only what the engine appended (e.g. an output failing)

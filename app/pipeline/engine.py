@@ -347,6 +347,11 @@ class Pipeline:
             self._gate.lose()
             return self._failsafe.replacement(raw), Status("error", f"face tracking failed: {fallback}")
         faces = tracked.faces or ()
+        if len(faces) > settings.max_faces:
+            # More people than the user set up to filter: at least one face has no filter of its own.
+            self._gate.lose()
+            message = f"{len(faces)} or more faces in view, filtering is set for {settings.max_faces}: {fallback}"
+            return self._failsafe.replacement(raw), Status("extra_face", message, len(faces))
         if not self._gate.observe(bool(faces)):
             if not self._gate.started:
                 return self._failsafe.replacement(raw), Status("starting", f"looking for a face: {fallback}")
@@ -514,7 +519,7 @@ class Pipeline:
     def _build_tracker(self, settings: PipelineSettings) -> FaceTracker:
         if self._model_path is None:
             self._model_path = _default_model_path()
-        return FaceTracker(self._model_path, max_faces=settings.max_faces, smoothing=settings.smoothing)
+        return settings.build_tracker(self._model_path)
 
     def _set_status(self, status: Status) -> None:
         with self._lock:

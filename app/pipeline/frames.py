@@ -11,7 +11,7 @@ from app.events import EventEmitter
 from app.sources.base import CapturedFrame
 from filters import Face
 
-STATES = ("starting", "face_found", "face_lost", "error", "panic", "no_source", "stopped")
+STATES = ("starting", "face_found", "face_lost", "extra_face", "error", "panic", "no_source", "stopped")
 
 
 @dataclass(frozen=True)

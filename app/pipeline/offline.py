@@ -298,7 +298,7 @@ def process_video(
     video = VideoFileSink(output_path)  # written under a temporary name, renamed into place by stop()
     encoder = ThreadedSink(video, times)
     strict = _StrictSink(encoder)
-    tracker = FaceTracker(model_path, max_faces=settings.max_faces, smoothing=settings.smoothing)
+    tracker = settings.build_tracker(model_path)
     pre_tracked = PreTracked()
     pipeline = Pipeline(None, [strict], settings, tracker=pre_tracked, fps=info.fps)  # type: ignore[arg-type]
     report = ProcessReport(str(input_path), str(output_path), settings.filter_name, info.width, info.height)
@@ -353,7 +353,7 @@ def process_image(
     finally:
         source.stop()
     strict = _StrictSink(ImageFileSink(output_path))
-    tracker = FaceTracker(model_path, max_faces=settings.max_faces, mode=IMAGE)
+    tracker = settings.build_tracker(model_path, mode=IMAGE)
     pipeline = Pipeline(None, [strict], settings, tracker=tracker)
     try:
         result = pipeline.process_frame(captured, timestamp_ms=0)

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.tracking import OneEuroParams
+from app.tracking import VIDEO, FaceTracker, OneEuroParams
 from filters import filter_names
 
 ON_FACE_LOST = ("obscure", "hold", "card")
@@ -63,6 +63,16 @@ class PipelineSettings:
     def filter_changed(self, other: PipelineSettings) -> bool:
         """Whether going to ``other`` needs a newly constructed filter (strength alone does not)."""
         return (self.filter_name, self.filter_options) != (other.filter_name, other.filter_options)
+
+    @property
+    def faces_tracked(self) -> int:
+        """The tracker looks for one face more than the user asked to filter: a face beyond ``max_faces``
+        (someone walking in behind you) would otherwise reach the call unfiltered, so seeing it must be
+        possible for the pipeline to fail closed on it."""
+        return self.max_faces + 1
+
+    def build_tracker(self, model_path, mode: str = VIDEO) -> FaceTracker:
+        return FaceTracker(model_path, max_faces=self.faces_tracked, mode=mode, smoothing=self.smoothing)
 
     def tracker_changed(self, other: PipelineSettings) -> bool:
         return (self.max_faces, self.smoothing) != (other.max_faces, other.smoothing)
