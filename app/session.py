@@ -363,14 +363,8 @@ class Session:
     def _update_neutraliser_options(self) -> None:
         if self.settings.filter_name != NEUTRALISE:
             return
-        calibrated = self.reference_source == "calibrated"
+        # The engine builds a new neutraliser with these options; it carries the calibrated face over.
         self._update_pipeline(filter_options=self.filter_options(NEUTRALISE))
-        if calibrated:
-            # New options mean a new neutraliser (the engine builds it aside and swaps it in): it starts from the
-            # automatic reference. Say so rather than let the user believe the calibration still applies.
-            self.events.message.emit(
-                "The neutraliser restarted with the new options: calibrate again to use your neutral face."
-            )
 
     def set_mirror(self, mirror: bool) -> None:
         """Mirror the local preview only; the call always gets the unmirrored image."""

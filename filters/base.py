@@ -85,3 +85,7 @@ class Filter(ABC):
 
     def reset(self) -> None:
         """Forget per-stream state (called when the source changes)."""
+
+    def carry_over(self, previous: Filter) -> None:
+        """Take over what the user set up on ``previous``, the filter this one replaces after an option
+        change (for example a calibrated reference). Default: nothing to carry."""

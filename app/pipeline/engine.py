@@ -505,6 +505,9 @@ class Pipeline:
             return
         settings: PipelineSettings = pending["settings"]
         if pending.get("filter") is not None:
+            # Between two frames, on the worker thread: the old filter is idle, so the new one can safely
+            # take over what the user set up on it (a calibrated neutral face survives a change of regions).
+            pending["filter"].carry_over(self._filter)
             self._filter = pending["filter"]
         self._filter.strength = settings.strength
         if settings.panic and not self._settings.panic:

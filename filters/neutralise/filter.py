@@ -129,6 +129,19 @@ class NeutraliseFilter(Filter):
         ref = self.reference(face_id)
         return None if ref is None or ref.mouth_image is None else ref.mouth_image.copy()
 
+    def carry_over(self, previous: Filter) -> None:
+        """Options changed (regions, keep speech, ...): keep the person's neutral face. A reference given to
+        this filter explicitly, or a calibration already running on it, wins over the old filter's."""
+        if not isinstance(previous, NeutraliseFilter) or self._explicit or self._calibration_seconds is not None:
+            return
+        self._explicit = dict(previous._explicit)
+        self._source = previous._source
+        self._states = previous._states  # the auto estimates too: no restart from scratch
+        if previous._calibration_seconds is not None:  # a calibration under way continues here
+            self._calibrations = previous._calibrations
+            self._calibration_seconds = previous._calibration_seconds
+            self._calibration_started = previous._calibration_started
+
     def reset(self) -> None:
         self._states.clear()
         self._calibrations.clear()
