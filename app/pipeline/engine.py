@@ -507,7 +507,12 @@ class Pipeline:
         if pending.get("filter") is not None:
             # Between two frames, on the worker thread: the old filter is idle, so the new one can safely
             # take over what the user set up on it (a calibrated neutral face survives a change of regions).
-            pending["filter"].carry_over(self._filter)
+            try:
+                pending["filter"].carry_over(self._filter)
+            except Exception as exc:  # the switch still happens; only what it could carry is lost
+                log.warning(
+                    "filter %s could not take over its predecessor's state: %s", settings.filter_name, describe(exc)
+                )
             self._filter = pending["filter"]
         self._filter.strength = settings.strength
         if settings.panic and not self._settings.panic:
