@@ -98,9 +98,12 @@ _last_source: list[_BandSource] = []  # the band of the reference used last (one
 
 
 def _band_source(image: np.ndarray, points: np.ndarray) -> _BandSource:
-    if not _last_source or _last_source[0].image is not image:
-        _last_source[:] = [_BandSource(image, points)]
-    return _last_source[0]
+    cached = _last_source[0] if _last_source else None
+    if cached is None or cached.image is not image:
+        # Kept in a local: another filter instance (the compare view's thread) may replace the shared entry.
+        cached = _BandSource(image, points)
+        _last_source[:] = [cached]
+    return cached
 
 
 def blend_upper(
