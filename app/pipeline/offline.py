@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from app.pipeline.engine import Pipeline
@@ -66,6 +67,10 @@ class _StageTimes:
         return out
 
 
+def _is_bgr(image: object) -> bool:
+    return isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8
+
+
 class Prefetcher:
     """Reads an offline source on its own thread into a short queue (every frame kept, in order)."""
 
@@ -82,8 +87,10 @@ class Prefetcher:
                 frame = self._source.read()
                 if frame is None:
                     break
+                # Converted for the tracker here: tracking is the one stage that cannot run in parallel.
+                rgb = cv2.cvtColor(frame.image, cv2.COLOR_BGR2RGB) if _is_bgr(frame.image) else None
                 self._times.add("decode", (time.perf_counter() - t) * 1000.0)
-                self._put(frame)
+                self._put((frame, rgb))
         except Exception as exc:  # handed to the consumer, which reports it
             self._put(exc)
         self._put(_END)
@@ -96,7 +103,7 @@ class Prefetcher:
             except queue.Full:
                 continue
 
-    def __iter__(self) -> Iterator[CapturedFrame]:
+    def __iter__(self) -> Iterator[tuple[CapturedFrame, np.ndarray | None]]:
         self._thread.start()
         try:
             while True:
@@ -115,7 +122,13 @@ class TrackAhead:
     """Runs the real tracker on its own thread, one stage ahead of filtering: every frame, in order, with the
     faces found in it (or the exception tracking raised, which the pipeline then handles fail-closed)."""
 
-    def __init__(self, frames: Iterator[CapturedFrame], tracker: FaceTracker, fps: float, times: _StageTimes) -> None:
+    def __init__(
+        self,
+        frames: Iterator[tuple[CapturedFrame, np.ndarray | None]],
+        tracker: FaceTracker,
+        fps: float,
+        times: _StageTimes,
+    ) -> None:
         self._frames, self._tracker, self._fps, self._times = frames, tracker, fps, times
         self._queue: queue.Queue = queue.Queue(maxsize=4)
         self._stop = threading.Event()
@@ -123,11 +136,11 @@ class TrackAhead:
 
     def _run(self) -> None:
         try:
-            for captured in self._frames:
+            for captured, rgb in self._frames:
                 t = time.perf_counter()
                 try:
                     found: list | BaseException = self._tracker.track(
-                        captured.image, round(captured.index * 1000.0 / self._fps)
+                        captured.image, round(captured.index * 1000.0 / self._fps), rgb=rgb
                     )
                 except Exception as exc:
                     found = exc

@@ -77,16 +77,19 @@ class FaceTracker:
         self._previous.clear()
         self._smoothers.clear()
 
-    def track(self, frame_bgr: np.ndarray, timestamp_ms: int | None = None) -> list[Face]:
+    def track(
+        self, frame_bgr: np.ndarray, timestamp_ms: int | None = None, *, rgb: np.ndarray | None = None
+    ) -> list[Face]:
+        """``rgb``: the same frame already converted to RGB, when another thread had time to do it (offline
+        processing converts while decoding, so the tracker, the slowest serial stage, does not)."""
         if self._landmarker is None:
             raise RuntimeError("tracker is closed")
         if frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 or frame_bgr.dtype != np.uint8:
             raise ValueError(f"expected a BGR uint8 frame, got shape {frame_bgr.shape} {frame_bgr.dtype}")
         height, width = frame_bgr.shape[:2]
-        image = Image(
-            image_format=ImageFormat.SRGB,
-            data=np.ascontiguousarray(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)),
-        )
+        if rgb is None or rgb.shape != frame_bgr.shape:
+            rgb = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
+        image = Image(image_format=ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         if self.mode == VIDEO:
             # VIDEO mode rejects non-increasing timestamps; a re-opened source may restart at 0.
             ts = self._last_ts + 1 if timestamp_ms is None else int(timestamp_ms)
