@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from app.doctor import Finding
 from app.events import EventEmitter
 from app.settings_store import REGIONS, AppSettings
 from app.sinks.base import Sink
@@ -447,7 +448,7 @@ class Session:
 
             return run_checks(str(self.model_path))
         except Exception as exc:
-            return [_Finding("doctor", False, f"the checks themselves failed: {_one_line(exc)}")]
+            return [Finding("doctor", False, f"the checks themselves failed: {_one_line(exc)}")]
 
     def _set_virtual_camera_state(self, state: VirtualCameraState) -> None:
         self.virtual_camera_state = state
@@ -589,14 +590,6 @@ def _available_filter(name: str) -> str:
 
 def _display_name(spec: str) -> str:
     return Path(spec).name if _is_file_spec(spec) else spec
-
-
-@dataclass(frozen=True)
-class _Finding:
-    check: str
-    ok: bool
-    message: str
-    fix: str = ""
 
 
 def _one_line(exc: BaseException) -> str:

@@ -71,14 +71,49 @@ def _is_bgr(image: object) -> bool:
     return isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8
 
 
-class Prefetcher:
-    """Reads an offline source on its own thread into a short queue (every frame kept, in order)."""
+class _OrderedStage:
+    """A producer thread handing every item, in order, to the consumer through a short queue (offline only:
+    nothing may be dropped). An exception in the producer is re-raised in the consumer."""
 
-    def __init__(self, source: Source, times: _StageTimes, depth: int = 6) -> None:
-        self._source, self._times = source, times
+    def __init__(self, name: str, depth: int) -> None:
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="deadpan-decode", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator:
+        self._thread.start()
+        try:
+            while True:
+                item = self._queue.get()
+                if item is _END:
+                    return
+                if isinstance(item, Exception):
+                    raise item
+                yield item
+        finally:
+            self._stop.set()
+            self._thread.join(timeout=5.0)
+
+
+class Prefetcher(_OrderedStage):
+    """Reads an offline source on its own thread into a short queue (every frame kept, in order), yielding
+    ``(captured, rgb)``."""
+
+    def __init__(self, source: Source, times: _StageTimes, depth: int = 6) -> None:
+        super().__init__("deadpan-decode", depth)
+        self._source, self._times = source, times
 
     def _run(self) -> None:
         try:
@@ -95,30 +130,8 @@ class Prefetcher:
             self._put(exc)
         self._put(_END)
 
-    def _put(self, item: object) -> None:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
 
-    def __iter__(self) -> Iterator[tuple[CapturedFrame, np.ndarray | None]]:
-        self._thread.start()
-        try:
-            while True:
-                item = self._queue.get()
-                if item is _END:
-                    return
-                if isinstance(item, Exception):
-                    raise item
-                yield item
-        finally:
-            self._stop.set()
-            self._thread.join(timeout=5.0)
-
-
-class TrackAhead:
+class TrackAhead(_OrderedStage):
     """Runs the real tracker on its own thread, one stage ahead of filtering: every frame, in order, with the
     faces found in it (or the exception tracking raised, which the pipeline then handles fail-closed)."""
 
@@ -129,10 +142,8 @@ class TrackAhead:
         fps: float,
         times: _StageTimes,
     ) -> None:
+        super().__init__("deadpan-track", 4)
         self._frames, self._tracker, self._fps, self._times = frames, tracker, fps, times
-        self._queue: queue.Queue = queue.Queue(maxsize=4)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="deadpan-track", daemon=True)
 
     def _run(self) -> None:
         try:
@@ -154,29 +165,6 @@ class TrackAhead:
             if close is not None:
                 close()  # stops the decoding thread before anyone releases the video file
         self._put(_END)
-
-    def _put(self, item: object) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def __iter__(self) -> Iterator[tuple[CapturedFrame, list | BaseException]]:
-        self._thread.start()
-        try:
-            while True:
-                item = self._queue.get()
-                if item is _END:
-                    return
-                if isinstance(item, Exception):
-                    raise item
-                yield item
-        finally:
-            self._stop.set()
-            self._thread.join(timeout=5.0)
 
 
 class PreTracked:
