@@ -22,12 +22,11 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QSizePolicy,
-    QSlider,
     QVBoxLayout,
     QWidget,
 )
 
-from app.gui.controls import filter_label
+from app.gui.controls import filter_label, strength_controls
 from app.gui.preview import bgr_to_qimage
 from app.lab.live_compare import MIN_SAMPLES, ComparisonFrame, LiveComparison, SideFigures, SideSettings
 from app.session import NEUTRALISE, Session
@@ -203,17 +202,9 @@ class CompareSide(QGroupBox):
         for name in filter_names():
             self.filter_combo.addItem(filter_label(name), name)
         self.filter_combo.setCurrentIndex(max(0, self.filter_combo.findData(settings.filter_name)))
-        self.strength_slider = QSlider(Qt.Orientation.Horizontal)
-        self.strength_slider.setRange(0, 100)
-        self.strength_slider.setPageStep(10)
+        self.strength_slider, self.strength_value, strength_row = strength_controls(f"{title} strength")
         self.strength_slider.setValue(round(settings.strength * 100))
-        self.strength_slider.setAccessibleName(f"{title} strength")
-        self.strength_value = QLabel(f"{self.strength_slider.value()}%")
-        self.strength_value.setMinimumWidth(40)
-        self.strength_value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        strength_row = QHBoxLayout()
-        strength_row.addWidget(self.strength_slider, 1)
-        strength_row.addWidget(self.strength_value)
+        self.strength_value.setText(f"{self.strength_slider.value()}%")
         form = QFormLayout()
         form.addRow("Filter", self.filter_combo)
         form.addRow("Strength", strength_row)

@@ -33,6 +33,21 @@ def filter_label(name: str) -> str:
     return FILTER_LABELS.get(name, name.replace("_", " ").capitalize())
 
 
+def strength_controls(accessible_name: str) -> tuple[QSlider, QLabel, QHBoxLayout]:
+    """A 0-100 % strength slider with its value beside it (the main window and the compare view share it)."""
+    slider = QSlider(Qt.Orientation.Horizontal)
+    slider.setRange(0, 100)
+    slider.setPageStep(10)
+    slider.setAccessibleName(accessible_name)
+    value = QLabel()
+    value.setMinimumWidth(40)
+    value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    row = QHBoxLayout()
+    row.addWidget(slider, 1)
+    row.addWidget(value)
+    return slider, value, row
+
+
 class FilterControls(QGroupBox):
     """Talks only to the :class:`Session`; reflects its settings and sends the user's changes to it."""
 
@@ -50,17 +65,8 @@ class FilterControls(QGroupBox):
             if description:
                 self.filter_combo.setItemData(self.filter_combo.count() - 1, description, Qt.ItemDataRole.ToolTipRole)
 
-        self.strength_slider = QSlider(Qt.Orientation.Horizontal)
-        self.strength_slider.setRange(0, 100)
-        self.strength_slider.setPageStep(10)
-        self.strength_slider.setAccessibleName("Strength")
+        self.strength_slider, self.strength_value, strength_row = strength_controls("Strength")
         self.strength_slider.setToolTip("How strongly the filter acts (0% leaves the face as it is)")
-        self.strength_value = QLabel()
-        self.strength_value.setMinimumWidth(40)
-        self.strength_value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        strength_row = QHBoxLayout()
-        strength_row.addWidget(self.strength_slider, 1)
-        strength_row.addWidget(self.strength_value)
 
         form = QFormLayout()
         form.addRow("&Filter", self.filter_combo)
