@@ -8,9 +8,8 @@ The work (applying both filters, re-measuring with a separate landmarker) runs o
 from __future__ import annotations
 
 import math
-import threading
 
-from PySide6.QtCore import QObject, QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -27,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.controls import filter_label, strength_controls
+from app.gui.mailbox import NewestOnlyMailbox
 from app.gui.preview import bgr_to_qimage
 from app.lab.live_compare import MIN_SAMPLES, ComparisonFrame, LiveComparison, SideFigures, SideSettings
 from app.session import NEUTRALISE, Session
@@ -241,44 +241,6 @@ class CompareSide(QGroupBox):
         self.preview.set_caption(f"{self.filter_combo.currentText()} · {self.strength_slider.value()}%")
 
 
-class _NewestResult(QObject):
-    """From the comparison's thread to the GUI thread: a one-slot mailbox and at most one queued post at a time,
-    so a slow repaint skips results rather than queueing old ones."""
-
-    ready = Signal(object)
-    _posted = Signal()
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._lock = threading.Lock()
-        self._latest: ComparisonFrame | None = None
-        self._pending = False
-        self._closed = False
-        self._posted.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
-
-    def offer(self, frame: ComparisonFrame) -> None:
-        with self._lock:
-            if self._closed:  # the window is closing: a late result must not reach its widgets
-                return
-            self._latest = frame
-            if self._pending:
-                return
-            self._pending = True
-        self._posted.emit()
-
-    def _deliver(self) -> None:
-        with self._lock:
-            frame, self._latest = self._latest, None
-            self._pending = False
-        if frame is not None:
-            self.ready.emit(frame)
-
-    def set_open(self, is_open: bool) -> None:
-        with self._lock:
-            self._closed = not is_open
-            self._latest = None
-
-
 def side_options(session: Session, name: str) -> dict:
     """The main window's options for ``name``; for the neutraliser also the user's calibrated (or loaded) neutral
     face, so a side compares what the call would get rather than a fresh automatic reference."""
@@ -328,7 +290,7 @@ class CompareView(QDialog):
         layout.addWidget(self.help)
         self.resize(1100, 720)
         self.results_shown = 0
-        self._mailbox = _NewestResult(self)
+        self._mailbox = NewestOnlyMailbox(self)
         self._mailbox.ready.connect(self._show_result)
         self.left.changed.connect(lambda settings: self.comparison.set_side("left", settings))
         self.right.changed.connect(lambda settings: self.comparison.set_side("right", settings))
