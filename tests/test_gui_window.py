@@ -153,7 +153,9 @@ def test_gui_thread_never_blocks_while_frames_flow(qtbot, running_window):
     CPU time is what our code spends on the GUI thread, so no interval may hold more than 50 ms of it. Wall-clock
     gaps also include the OS giving the core to other processes: on the shared 2-core development machine (load
     average ~14) a bare Python loop with no Qt and no engine sees gaps of 75-300 ms. So on a machine that is not
-    overloaded every wall gap must stay under 50 ms; on an overloaded one, 90% of them (and all CPU stretches)."""
+    overloaded 99% of the wall gaps must stay under 50 ms and none may reach 250 ms (a clean CI run on 2 cores
+    once showed a single 109 ms gap among ~960 beats with the GUI thread's own work at most 3.6 ms: the OS, not
+    our code); on an overloaded one, 90% of them (and all CPU stretches)."""
     window, session, recorder = running_window
     start_sending(qtbot, window, session, recorder)
     wall: list[float] = []
@@ -187,7 +189,8 @@ def test_gui_thread_never_blocks_while_frames_flow(qtbot, running_window):
     assert len(wall) > 200
     assert busy.max() < 50, f"the GUI thread was busy for {busy.max():.0f} ms at a stretch"
     overloaded = os.getloadavg()[0] > (os.cpu_count() or 1)
-    assert (np.percentile(wall_gaps, 90) if overloaded else wall_gaps.max()) < 50
+    assert np.percentile(wall_gaps, 90 if overloaded else 99) < 50
+    assert overloaded or wall_gaps.max() < 250, "the GUI froze"
     assert window.preview.frames_shown - shown_before > 30  # frames really flowed meanwhile
 
 
