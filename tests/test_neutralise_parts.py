@@ -7,9 +7,10 @@ import pytest
 
 from filters.base import NUM_LANDMARKS
 from filters.neutralise import NeutralReference, reference_from_image
-from filters.neutralise.alignment import Similarity, fit_similarity, to_pose_free
+from filters.neutralise.alignment import Similarity, fit_similarity, frontal_frame, to_pose_free
 from filters.neutralise.mesh import NUM_ANCHORS, TRIANGLES
-from filters.neutralise.regions import REGIONS, landmark_weights
+from filters.neutralise.reference import close_lips, inner_lip_gap
+from filters.neutralise.regions import CHIN, FOREHEAD_TOP, LOWER_LIP, REGIONS, UPPER_LIP_INNER_MID, landmark_weights
 from filters.neutralise.warp import warp_region
 
 from .conftest import CLIPS
@@ -99,3 +100,19 @@ def test_loading_something_else_is_one_clear_error(tmp_path):
     assert "\n" not in str(info.value)
     with pytest.raises(ValueError):
         NeutralReference(np.zeros((10, 3), np.float32))
+
+
+def test_an_auto_reference_with_parted_lips_is_closed_by_raising_the_jaw():
+    _, faces = tracked_clip(CLIPS[0])
+    face = faces[0][0]
+    shape = frontal_frame(face.landmarks).apply(face.landmarks)
+    opened = shape.copy()
+    opened[CHIN, 1] += 0.2  # a jaw dropped by 0.2 eye distances, lower lip with it
+    opened[LOWER_LIP, 1] += 0.2
+    gap = inner_lip_gap(opened)
+    closed = close_lips(opened, resting_gap=0.01)
+    assert inner_lip_gap(closed) == pytest.approx(0.01, abs=1e-4)
+    assert closed[CHIN, 1] == pytest.approx(opened[CHIN, 1] - (gap - 0.01), abs=1e-4)  # the chin rises with it
+    for fixed in (UPPER_LIP_INNER_MID, FOREHEAD_TOP):  # the upper lip and the skull do not move
+        assert np.array_equal(closed[fixed], opened[fixed])
+    assert close_lips(closed, resting_gap=0.01) is closed  # already closed: unchanged

@@ -18,7 +18,8 @@ import numpy as np
 from filters.base import BLENDSHAPE_INDEX, BLENDSHAPE_NAMES, NUM_LANDMARKS, Face
 from filters.neutralise.alignment import frontal_frame, to_pose_free
 from filters.neutralise.basis import STRONG_EXPRESSION_INDEX, neutral_estimate
-from filters.neutralise.regions import LIPS
+from filters.neutralise.geometry import jaw_participation
+from filters.neutralise.regions import LIPS, LOWER_LIP_INNER_MID, UPPER_LIP_INNER_MID
 from filters.neutralise.texture import lip_gap_ratio, scaled_crop
 from filters.neutralise.upper import UPPER_SCORES, upper_crop
 
@@ -26,6 +27,7 @@ FORMAT_VERSION = 2  # 2 adds the brow band (upper_*); version 1 files still load
 READABLE_VERSIONS = (1, 2)
 MAX_LIP_GAP = 0.08  # inner lip gap / mouth width above which a mouth crop is not taken (lips parted)
 MOUTH_CROP_WIDTH = 128  # pixels: enough for a mouth at 720p, small enough to hold nothing else of the face
+RESTING_LIP_GAP = 0.02  # eye distances: inner lip gap of a relaxed mouth when no closed-lip frame was seen yet
 
 # Blendshapes that read as expression (blinks and gaze are not expression; the lab measures the same set).
 EXPRESSION_INDEX = np.array(
@@ -95,6 +97,26 @@ class NeutralReference:
                 return cls(data["landmarks"].astype(np.float32), image, points, *upper)
         except (OSError, KeyError, ValueError, EOFError) as exc:
             raise ValueError(f"{path} is not a readable neutral reference ({exc})") from None
+
+
+def inner_lip_gap(pose_free: np.ndarray) -> float:
+    """Vertical inner lip gap of a pose-free shape, eye distances (about 0 for closed lips)."""
+    return float(pose_free[LOWER_LIP_INNER_MID, 1] - pose_free[UPPER_LIP_INNER_MID, 1])
+
+
+def close_lips(shape: np.ndarray, resting_gap: float) -> np.ndarray:
+    """``shape`` with the jaw raised until the inner lip gap is at most ``resting_gap``: the lower lip and chin
+    move fully, the mouth corners and lower cheeks in proportion (:func:`jaw_participation`).
+
+    A relaxed face rests with the lips together, but the least expressive frames of someone who talks a lot often
+    have them apart (the sum of blendshapes hardly registers a slightly open jaw), and a reference with parted
+    lips would keep every open mouth partly open."""
+    excess = inner_lip_gap(shape) - resting_gap
+    if excess <= 0.0:
+        return shape
+    closed = shape.copy()
+    closed[:, 1] -= excess * jaw_participation(shape)
+    return closed
 
 
 def mouth_crop(frame: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -171,6 +193,7 @@ class AutoReference:
         self.template: np.ndarray | None = None
         self._pool: list[tuple[float, np.ndarray]] = []
         self._mouth: tuple[float, np.ndarray, np.ndarray] | None = None
+        self._mouth_gap = RESTING_LIP_GAP  # the inner lip gap of the frame the mouth crop came from
         self.reference: NeutralReference | None = None
         self.frames_seen = 0
         self._lowest: np.ndarray | None = None  # per blendshape, the lowest score seen (personal resting levels)
@@ -199,12 +222,13 @@ class AutoReference:
             crop = mouth_crop(frame, face.landmarks)
             if crop is not None:
                 self._mouth = (score, *crop)
+                self._mouth_gap = max(0.0, inner_lip_gap(pose_free))
                 changed = True
         if residual <= self.MAX_FIT_RESIDUAL and self._band.offer(frame, face, turn_of(sim.rotation)):
             changed = True
         if self.reference is None or changed:
             shapes = np.stack([shape for _, shape in self._pool]) if self._pool else pose_free[None]
-            median = np.median(shapes, axis=0).astype(np.float32)
+            median = close_lips(np.median(shapes, axis=0).astype(np.float32), self._mouth_gap)
             mouth = self._mouth[1:] if self._mouth is not None else (None, None)
             self.reference = NeutralReference(median, *mouth, *self._band.parts)
         return self.reference
