@@ -10,8 +10,16 @@ import pytest
 
 from filters.base import BLENDSHAPE_INDEX
 from filters.neutralise import NeutraliseFilter, NeutralReference, reference_from_image
+from filters.neutralise.geometry import blink_closure
 from filters.neutralise.regions import EYELIDS
-from filters.neutralise.upper import UPPER_CROP_WIDTH, UPPER_SCORES, blend_upper, upper_excess
+from filters.neutralise.upper import (
+    UPPER_CROP_WIDTH,
+    UPPER_SCORES,
+    blend_upper,
+    eye_excess,
+    hole_growth,
+    upper_excess,
+)
 
 from .conftest import MEDIA
 from .helpers import tracked_clip
@@ -43,10 +51,11 @@ def _with_wrinkles(frame, face):
     return wrinkled
 
 
-def _blend(image, face, reference, alpha, blendshapes=None):
+def _blend(image, face, reference, alpha, blendshapes=None, fill=0.0):
     out = image.copy()
     scores = face.blendshapes if blendshapes is None else blendshapes
-    blend_upper(out, face.points, reference.upper_image, reference.upper_points, scores, alpha, step=4)
+    holes = tuple(hole_growth(closure, fill) for closure in blink_closure(scores))
+    blend_upper(out, face.points, reference.upper_image, reference.upper_points, holes, alpha, step=4)
     return out
 
 
@@ -135,3 +144,53 @@ def test_the_auto_reference_carries_a_calm_band_and_files_keep_it(calm_face, tmp
     old = tmp_path / "old.npz"
     np.savez_compressed(old, version=np.array(1), landmarks=reference.landmarks)
     assert NeutralReference.load(old).upper_image is None
+
+
+def _iris_marked(frame, face):
+    marked = frame.copy()
+    for iris in (468, 473):
+        x, y = np.round(face.points[iris]).astype(int)
+        cv2.circle(marked, (int(x), int(y)), 3, (0, 255, 0), -1)
+    return marked
+
+
+def _iris_change(out, marked, face):
+    total = 0.0
+    for iris in (468, 473):
+        x, y = np.round(face.points[iris]).astype(int)
+        patch = (slice(y - 2, y + 3), slice(x - 2, x + 3))
+        total += float(np.abs(out[patch].astype(np.float32) - marked[patch]).mean())
+    return total / 2
+
+
+def test_a_widened_or_squinting_eye_is_covered_by_the_reference_eye(calm_face):
+    frame, face = calm_face
+    reference = reference_from_image(frame, face)
+    marked = _iris_marked(frame, face)  # something only the current eye has
+    assert _iris_change(_blend(marked, face, reference, 1.0, fill=0.0), marked, face) == 0.0  # calm: own eye
+    covered = _iris_change(_blend(marked, face, reference, 1.0, fill=1.0), marked, face)
+    assert covered > 40.0  # the green mark is gone under the reference's own eye
+
+
+def test_hole_sizes_blinks_keep_the_lid_winks_and_wide_eyes_do_not():
+    assert hole_growth(0.0, 0.0) == pytest.approx(1.25)
+    assert hole_growth(1.0, 0.0) == pytest.approx(1.9)
+    assert hole_growth(1.0, 1.0) == pytest.approx(1.9)  # a blink stays a blink, however the eye scored
+    assert hole_growth(0.0, 1.0) == 0.0
+    assert hole_growth(0.0, 0.3) > hole_growth(0.0, 0.6) > 0.0
+    scores = np.zeros(len(BLENDSHAPE_INDEX), np.float32)
+    scores[BLENDSHAPE_INDEX["eyeBlinkRight"]] = scores[BLENDSHAPE_INDEX["eyeBlinkLeft"]] = 0.9
+    assert blink_closure(scores) == pytest.approx((0.9, 0.9))
+    scores[BLENDSHAPE_INDEX["eyeBlinkLeft"]] = 0.05  # a wink of the right eye: expression
+    assert blink_closure(scores) == pytest.approx((0.05, 0.05))
+    assert blink_closure(scores, winks_are_expression=False) == pytest.approx((0.9, 0.05))
+
+
+def test_eye_excess_is_per_eye_and_above_the_reference():
+    scores = np.zeros(len(BLENDSHAPE_INDEX), np.float32)
+    base = scores[UPPER_SCORES].copy()
+    scores[BLENDSHAPE_INDEX["eyeWideLeft"]] = 0.5
+    scores[BLENDSHAPE_INDEX["eyeSquintRight"]] = 0.3
+    assert eye_excess(scores, base) == pytest.approx((0.3, 0.5))
+    base[list(UPPER_SCORES).index(BLENDSHAPE_INDEX["eyeWideLeft"])] = 0.6  # this person's eyes rest wide
+    assert eye_excess(scores, base) == pytest.approx((0.3, 0.0))

@@ -10,12 +10,12 @@ import numpy as np
 
 from filters.base import Face, Filter
 from filters.neutralise.fallback import blur_face
-from filters.neutralise.geometry import compute_targets, jaw_participation, smoothstep
+from filters.neutralise.geometry import blink_closure, compute_targets, jaw_participation, smoothstep
 from filters.neutralise.mesh import TRIANGLES
 from filters.neutralise.reference import AutoReference, Calibration, NeutralReference
 from filters.neutralise.regions import REGIONS, landmark_weights
 from filters.neutralise.texture import blend_mouth, lip_gap_ratio
-from filters.neutralise.upper import blend_upper, upper_excess
+from filters.neutralise.upper import blend_upper, eye_excess, hole_growth, upper_excess
 from filters.neutralise.warp import warp_region
 from filters.registry import register_filter
 
@@ -25,6 +25,7 @@ RESIDUAL_LIMIT = (0.05, 0.10)  # eye distances of skull misfit over which the fa
 MOUTH_GAP_FULL = 0.08  # eye distances of lip parting at which the reference mouth texture is fully blended in
 REFERENCE_EASE = 0.2  # per frame: how fast a changing auto reference is followed (no pops)
 BAND_EXCESS_FULL = 0.3  # brow/eye score above the reference's at which the reference's brow band fully replaces
+EYE_FILL = (0.1, 0.4)  # eye widening/squinting above the reference's over which its eye covers the current one
 BAND_EASE = 0.35  # per frame: how fast the band's blend follows (blendshape noise must not flicker the texture)
 
 
@@ -175,6 +176,9 @@ class NeutraliseFilter(Filter):
             weights = landmark_weights(target_shape, self.gains, FALLOFF)
             state.shape_cache = (key, weights, jaw_participation(target_shape))
         _, weights, jaw_share = state.shape_cache
+        band = self.texture and reference.upper_image is not None
+        # With the reference's eye to paint over an opened lid, a wink counts as expression, not as a blink.
+        blinks = blink_closure(face.blendshapes, winks_are_expression=band) if self.keep_blinks else None
         targets = compute_targets(
             face,
             state.smoothed,
@@ -182,7 +186,7 @@ class NeutraliseFilter(Filter):
             jaw_share,
             strength=self.strength,
             keep_speech=self.keep_speech,
-            keep_blinks=self.keep_blinks,
+            blinks=blinks,
         )
         step = _grid_step(face)
         warped = warp_region(frame, targets.current, targets.target, TRIANGLES, step=step)
@@ -197,7 +201,7 @@ class NeutraliseFilter(Filter):
             target_closed = 1.0 - float(smoothstep(0.04, 0.10, lip_gap_ratio(targets.target)))
             alpha = self.gains["mouth"] * self.strength**2 * parted * target_closed
             blend_mouth(frame, targets.target, reference.mouth_image, reference.mouth_points, alpha, step)
-        if self.texture and reference.upper_image is not None:
+        if band:
             # Raised or lowered brows and widened eyes leave texture the warp cannot move (forehead wrinkles, a
             # frown's furrow, visible lid skin): the reference's own band replaces it in proportion to how far the
             # tracker reads the brows and eyes from the reference frame's. Speech does not use the brows, so this
@@ -205,12 +209,16 @@ class NeutraliseFilter(Filter):
             excess = upper_excess(face.blendshapes, reference.upper_scores)
             wanted = self.gains["brows"] * self.strength * float(smoothstep(0.0, BAND_EXCESS_FULL, excess))
             state.band_alpha += BAND_EASE * (wanted - state.band_alpha)
+            # A widened or squinting eye is covered by the reference's eye from the lids inwards.
+            fills = smoothstep(*EYE_FILL, np.array(eye_excess(face.blendshapes, reference.upper_scores)))
+            closures = blinks if blinks is not None else (0.0, 0.0)
+            holes = tuple(hole_growth(c, self.gains["eyes"] * float(f)) for c, f in zip(closures, fills))
             blend_upper(
                 frame,
                 targets.target,
                 reference.upper_image,
                 reference.upper_points,
-                face.blendshapes,
+                holes,
                 state.band_alpha,
                 step,
             )

@@ -33,6 +33,19 @@ def smoothstep(lo: float, hi: float, x: float | np.ndarray) -> float | np.ndarra
     return t * t * (3.0 - 2.0 * t)
 
 
+def blink_closure(blendshapes: np.ndarray, winks_are_expression: bool = True) -> tuple[float, float]:
+    """(subject's right eye, left eye): how far each eye is closed by a blink, 0..1.
+
+    A blink closes both eyes; a wink (one eye shut, the other open) is an expression, so with
+    ``winks_are_expression`` only the closure both eyes share counts. Without it (no reference eye texture to
+    paint an opened lid with) each eye's own score counts."""
+    right, left = float(blendshapes[_BLINK[0]]), float(blendshapes[_BLINK[1]])
+    if winks_are_expression:
+        shared = min(right, left)
+        return shared, shared
+    return right, left
+
+
 def jaw_participation(reference: np.ndarray) -> np.ndarray:
     """(478,) how much each landmark follows the jaw when the mouth opens: lower lip and chin fully, the mouth
     corners half, the upper lip not at all; other points by their height relative to the mouth line."""
@@ -62,10 +75,11 @@ def compute_targets(
     *,
     strength: float,
     keep_speech: bool,
-    keep_blinks: bool,
+    blinks: tuple[float, float] | None,
 ) -> Targets:
     """``reference``: pose-free (478, 3); ``weights``: per-landmark pull (regions and falloff); ``jaw_share``:
-    :func:`jaw_participation` of the reference."""
+    :func:`jaw_participation` of the reference; ``blinks``: per eye, the closure to keep (:func:`blink_closure`),
+    or None when blinks are not kept."""
     current = face.landmarks.astype(np.float32)
     to_ref = fit_similarity(current[STABLE], reference[STABLE])
     pose_free = to_ref.apply(current)
@@ -76,12 +90,12 @@ def compute_targets(
     desired = reference.copy()
     desired[IRISES] = pose_free[IRISES]  # gaze is not expression
     pull = weights.astype(np.float32).copy()
-    if keep_blinks:
-        # A closed eye (score well above a squint's) keeps its eyelids, whether a blink or a wink: the pixels
-        # behind a closed lid do not exist, so opening it by warping only smears the lid. Squinting and widening
-        # are still removed.
-        for lids, index in ((_RIGHT_EYELIDS, _BLINK[0]), (_LEFT_EYELIDS, _BLINK[1])):
-            pull[lids] *= 1.0 - float(smoothstep(0.35, 0.6, face.blendshapes[index]))
+    if blinks is not None:
+        # A blinking eye (score well above a squint's) keeps its eyelids: blinking is not expression, and the
+        # pixels behind a closed lid do not exist, so opening it by warping only smears the lid. Squinting and
+        # widening are still removed.
+        for lids, closure in zip((_RIGHT_EYELIDS, _LEFT_EYELIDS), blinks):
+            pull[lids] *= 1.0 - float(smoothstep(0.35, 0.6, closure))
     gap_now = pose_free[LOWER_LIP_INNER_MID, 1] - pose_free[UPPER_LIP_INNER_MID, 1]
     gap_ref = reference[LOWER_LIP_INNER_MID, 1] - reference[UPPER_LIP_INNER_MID, 1]
     opening = max(0.0, float(gap_now - gap_ref))  # (texture: teeth may show)

@@ -26,17 +26,11 @@ RENDER_OVERSAMPLE = 1.0  # band rendered at the crop's own resolution (at most t
 MIN_ALPHA = 0.01  # below this the band is not blended at all (its eased alpha only tends to zero)
 HOLE_GROWTH = (1.25, 1.9)  # eye-opening hole about its centre: open eye, closed eye (the whole lid stays own)
 # The brow and eye blendshapes the texture answers to (blinks and gaze are not expression).
-UPPER_SCORES = np.array(
-    [
-        BLENDSHAPE_INDEX[n]
-        for n in (
-            "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
-            "eyeWideLeft", "eyeWideRight", "eyeSquintLeft", "eyeSquintRight",
-        )
-    ],
-    dtype=np.intp,
+UPPER_NAMES = (
+    "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
+    "eyeWideLeft", "eyeWideRight", "eyeSquintLeft", "eyeSquintRight",
 )  # fmt: skip
-_BLINK = (BLENDSHAPE_INDEX["eyeBlinkRight"], BLENDSHAPE_INDEX["eyeBlinkLeft"])  # subject's right = image left
+UPPER_SCORES = np.array([BLENDSHAPE_INDEX[n] for n in UPPER_NAMES], dtype=np.intp)
 # Eye openings as closed contours (right eye, left eye): the upper lid then the lower lid back.
 _EYE_RINGS = (
     np.r_[33, EYELIDS[0:7], 133, EYELIDS[7:14][::-1]],
@@ -75,6 +69,27 @@ def upper_excess(blendshapes: np.ndarray, reference_scores: np.ndarray | None) -
     return float(max(0.0, (scores - base).max()))
 
 
+_EYE_SCORES = tuple(  # per eye (subject's right = image left, then left): its positions in UPPER_SCORES
+    [UPPER_NAMES.index(f"eyeWide{side}"), UPPER_NAMES.index(f"eyeSquint{side}")] for side in ("Right", "Left")
+)
+
+
+def eye_excess(blendshapes: np.ndarray, reference_scores: np.ndarray | None) -> tuple[float, float]:
+    """(subject's right eye, left eye): the largest widening or squinting score above the reference frame's."""
+    scores = np.asarray(blendshapes, np.float32)[UPPER_SCORES]
+    base = np.zeros_like(scores) if reference_scores is None else np.asarray(reference_scores, np.float32)
+    return tuple(float(max(0.0, (scores[k] - base[k]).max())) for k in _EYE_SCORES)  # type: ignore[return-value]
+
+
+def hole_growth(closure: float, fill: float) -> float:
+    """Size of an eye's hole in the band about the eye opening's centre: the open eye's own opening, grown over
+    the whole lid as the eye closes in a blink, and shrunk to nothing as ``fill`` (0..1: how far the eye is
+    widened or squinted) rises, so the reference's own eye (lids, lashes and the white around the iris) covers a
+    widened or squinting one from the lids inwards."""
+    grown = HOLE_GROWTH[0] + (HOLE_GROWTH[1] - HOLE_GROWTH[0]) * float(smoothstep(0.3, 0.6, closure))
+    return grown * (1.0 - float(np.clip(fill, 0.0, 1.0)) * (1.0 - float(smoothstep(0.3, 0.6, closure))))
+
+
 class _BandSource:
     """What a reference band needs every frame that depends on the reference alone: its triangles, its Lab
     image and Lab statistics over the band without the eye openings (computed once per reference crop)."""
@@ -111,12 +126,13 @@ def blend_upper(
     target: np.ndarray,
     image: np.ndarray,
     points: np.ndarray,
-    blendshapes: np.ndarray,
+    holes: tuple[float, float],
     alpha: float,
     step: int,
 ) -> None:
     """Blend the reference's brow/forehead/eye band into ``frame`` (in place) at the ``target`` landmark
-    positions (pixels); ``blendshapes``: the current face's (for the blink holes)."""
+    positions (pixels); ``holes``: per eye (subject's right, left), the size of the hole left over its opening
+    (:func:`hole_growth`; 0 = the reference's eye covers it)."""
     if alpha <= MIN_ALPHA:
         return
     band = _band_source(image, points)
@@ -141,10 +157,11 @@ def blend_upper(
     maps = inverse_map(shifted, placed, band.triangles, (0, 0, *size), max(2, round(step * scale)))
     maps -= np.float32(_FAR)
     hard = ((maps[..., 0] > -1.0) & (maps[..., 1] > -1.0)).astype(np.uint8) * 255
-    for ring, blink in zip(_EYE_RINGS, _BLINK):
+    for ring, growth in zip(_EYE_RINGS, holes):
+        if growth <= 0.05:
+            continue
         contour = placed[ring]
         centre = contour.mean(axis=0)
-        growth = HOLE_GROWTH[0] + (HOLE_GROWTH[1] - HOLE_GROWTH[0]) * float(smoothstep(0.3, 0.6, blendshapes[blink]))
         cv2.fillPoly(hard, [np.round(centre + growth * (contour - centre)).astype(np.int32)], 0)
     region = frame[y0:y1, x0:x1]
     small = cv2.resize(region, size, interpolation=cv2.INTER_LINEAR)
