@@ -17,7 +17,7 @@ from filters.neutralise.upper import (
     UPPER_SCORES,
     blend_upper,
     eye_excess,
-    hole_growth,
+    eye_hole,
     upper_excess,
 )
 
@@ -54,7 +54,7 @@ def _with_wrinkles(frame, face):
 def _blend(image, face, reference, alpha, blendshapes=None, fill=0.0):
     out = image.copy()
     scores = face.blendshapes if blendshapes is None else blendshapes
-    holes = tuple(hole_growth(closure, fill) for closure in blink_closure(scores))
+    holes = tuple(eye_hole(closure, fill) for closure in blink_closure(scores))
     blend_upper(out, face.points, reference.upper_image, reference.upper_points, holes, alpha, step=4)
     return out
 
@@ -115,6 +115,33 @@ def test_a_closed_eye_keeps_its_own_lid(calm_face):
     )
 
 
+def test_a_shut_eye_keeps_its_whole_lid_not_just_the_slit(calm_face):
+    """With the lids really shut (the upper lid's landmarks on the lower lid's), the hole must still cover the
+    lid skin above the slit: a scaled slit would let the reference's open-eye lashes paint a dark smear there."""
+    frame, face = calm_face
+    reference = reference_from_image(frame, face)
+    shut = face.points.copy()
+    upper, lower = EYELIDS[:7], EYELIDS[7:14][[0, 1, 2, 3, 4, 5, 6]]
+    shut[upper] = face.points[lower]
+    width = float(np.linalg.norm(face.points[33] - face.points[133]))
+    marked = frame.copy()
+    for x, y in np.round(face.points[lower] - (0, 0.25 * width)).astype(int):
+        cv2.circle(marked, (int(x), int(y)), 2, (0, 255, 0), -1)
+    closed_scores = face.blendshapes.copy()
+    closed_scores[BLENDSHAPE_INDEX["eyeBlinkRight"]] = closed_scores[BLENDSHAPE_INDEX["eyeBlinkLeft"]] = 1.0
+    lid = face.points[lower]
+    x0, y0 = np.floor(lid.min(axis=0) - (2, 0.35 * width)).astype(int)
+    x1, y1 = np.ceil(lid.max(axis=0) + 2).astype(int)
+
+    def lid_change(scores):
+        out = marked.copy()
+        holes = tuple(eye_hole(closure, 0.0) for closure in blink_closure(scores))
+        blend_upper(out, shut, reference.upper_image, reference.upper_points, holes, 1.0, step=4)
+        return float(np.abs(out[y0:y1, x0:x1].astype(np.float32) - marked[y0:y1, x0:x1]).mean())
+
+    assert lid_change(closed_scores) < 0.2 * lid_change(face.blendshapes)
+
+
 def test_the_band_answers_to_brow_and_eye_scores_above_the_reference(calm_face):
     _, face = calm_face
     base = face.blendshapes[UPPER_SCORES].copy()
@@ -172,12 +199,12 @@ def test_a_widened_or_squinting_eye_is_covered_by_the_reference_eye(calm_face):
     assert covered > 40.0  # the green mark is gone under the reference's own eye
 
 
-def test_hole_sizes_blinks_keep_the_lid_winks_and_wide_eyes_do_not():
-    assert hole_growth(0.0, 0.0) == pytest.approx(1.25)
-    assert hole_growth(1.0, 0.0) == pytest.approx(1.9)
-    assert hole_growth(1.0, 1.0) == pytest.approx(1.9)  # a blink stays a blink, however the eye scored
-    assert hole_growth(0.0, 1.0) == 0.0
-    assert hole_growth(0.0, 0.3) > hole_growth(0.0, 0.6) > 0.0
+def test_eye_holes_blinks_keep_the_lid_winks_and_wide_eyes_do_not():
+    assert eye_hole(0.0, 0.0) == pytest.approx((1.25, 0.0))
+    assert eye_hole(1.0, 0.0) == pytest.approx((1.9, 1.0))  # closed: the whole lid is a hole
+    assert eye_hole(1.0, 1.0) == pytest.approx((1.9, 1.0))  # a blink stays a blink, however the eye scored
+    assert eye_hole(0.0, 1.0).scale == 0.0
+    assert eye_hole(0.0, 0.3).scale > eye_hole(0.0, 0.6).scale > 0.0
     scores = np.zeros(len(BLENDSHAPE_INDEX), np.float32)
     scores[BLENDSHAPE_INDEX["eyeBlinkRight"]] = scores[BLENDSHAPE_INDEX["eyeBlinkLeft"]] = 0.9
     assert blink_closure(scores) == pytest.approx((0.9, 0.9))

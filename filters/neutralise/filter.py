@@ -15,7 +15,7 @@ from filters.neutralise.mesh import TRIANGLES
 from filters.neutralise.reference import AutoReference, Calibration, NeutralReference
 from filters.neutralise.regions import REGIONS, landmark_weights
 from filters.neutralise.texture import blend_mouth, lip_gap_ratio
-from filters.neutralise.upper import blend_upper, eye_excess, hole_growth, upper_excess
+from filters.neutralise.upper import blend_upper, eye_excess, eye_hole, upper_excess
 from filters.neutralise.warp import warp_region
 from filters.registry import register_filter
 
@@ -212,7 +212,7 @@ class NeutraliseFilter(Filter):
             # A widened or squinting eye is covered by the reference's eye from the lids inwards.
             fills = smoothstep(*EYE_FILL, np.array(eye_excess(face.blendshapes, reference.upper_scores)))
             closures = blinks if blinks is not None else (0.0, 0.0)
-            holes = tuple(hole_growth(c, self.gains["eyes"] * float(f)) for c, f in zip(closures, fills))
+            holes = tuple(eye_hole(c, self.gains["eyes"] * float(f)) for c, f in zip(closures, fills))
             blend_upper(
                 frame,
                 targets.target,

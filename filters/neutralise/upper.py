@@ -9,6 +9,8 @@ and a closed eye's hole grows over its lid, so a blink or a wink is never painte
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import cv2
 import numpy as np
 
@@ -25,6 +27,7 @@ GAIN_LIMITS = (0.8, 1.25)  # Lab spread ratio, loosely: wrinkles and lashes rais
 RENDER_OVERSAMPLE = 1.0  # band rendered at the crop's own resolution (at most the frame's)
 MIN_ALPHA = 0.01  # below this the band is not blended at all (its eased alpha only tends to zero)
 HOLE_GROWTH = (1.25, 1.9)  # eye-opening hole about its centre: open eye, closed eye (the whole lid stays own)
+LID_REACH = 0.4  # a closed eye's hole reaches this many eye widths above and below its lid line
 # The brow and eye blendshapes the texture answers to (blinks and gaze are not expression).
 UPPER_NAMES = (
     "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
@@ -81,13 +84,35 @@ def eye_excess(blendshapes: np.ndarray, reference_scores: np.ndarray | None) -> 
     return tuple(float(max(0.0, (scores[k] - base[k]).max())) for k in _EYE_SCORES)  # type: ignore[return-value]
 
 
-def hole_growth(closure: float, fill: float) -> float:
-    """Size of an eye's hole in the band about the eye opening's centre: the open eye's own opening, grown over
-    the whole lid as the eye closes in a blink, and shrunk to nothing as ``fill`` (0..1: how far the eye is
-    widened or squinted) rises, so the reference's own eye (lids, lashes and the white around the iris) covers a
-    widened or squinting one from the lids inwards."""
-    grown = HOLE_GROWTH[0] + (HOLE_GROWTH[1] - HOLE_GROWTH[0]) * float(smoothstep(0.3, 0.6, closure))
-    return grown * (1.0 - float(np.clip(fill, 0.0, 1.0)) * (1.0 - float(smoothstep(0.3, 0.6, closure))))
+class EyeHole(NamedTuple):
+    """The hole the band leaves over one eye: the eye opening scaled by ``scale`` about its centre, plus, for a
+    closing eye, an ellipse along the lid line ``lid`` (0..1) times :data:`LID_REACH` eye widths high (a closed
+    eye's opening is a slit, which scaled stays a slit and would let the reference's open-eye lids in)."""
+
+    scale: float
+    lid: float
+
+
+def eye_hole(closure: float, fill: float) -> EyeHole:
+    """The hole for an eye that a blink closes by ``closure`` and that is widened or squinted by ``fill`` (0..1):
+    the open eye's own opening, grown over the whole lid as the eye closes in a blink, and shrunk to nothing as
+    ``fill`` rises, so the reference's own eye (lids, lashes and the white around the iris) covers a widened or
+    squinting one from the lids inwards."""
+    closing = float(smoothstep(0.3, 0.6, closure))
+    grown = HOLE_GROWTH[0] + (HOLE_GROWTH[1] - HOLE_GROWTH[0]) * closing
+    return EyeHole(grown * (1.0 - float(np.clip(fill, 0.0, 1.0)) * (1.0 - closing)), closing)
+
+
+def _cut_hole(mask: np.ndarray, contour: np.ndarray, hole: EyeHole) -> None:
+    centre = contour.mean(axis=0)
+    if hole.scale > 0.05:
+        cv2.fillPoly(mask, [np.round(centre + hole.scale * (contour - centre)).astype(np.int32)], 0)
+    if hole.lid > 0.0:
+        corners = contour[0] - contour[len(contour) // 2]  # the ring starts at one corner, the other is midway
+        width = float(np.linalg.norm(corners))
+        angle = float(np.degrees(np.arctan2(corners[1], corners[0])))
+        axes = (round(0.5 * HOLE_GROWTH[1] * width), max(1, round(LID_REACH * hole.lid * width)))
+        cv2.ellipse(mask, (round(float(centre[0])), round(float(centre[1]))), axes, angle, 0, 360, 0, -1)
 
 
 class _BandSource:
@@ -126,13 +151,12 @@ def blend_upper(
     target: np.ndarray,
     image: np.ndarray,
     points: np.ndarray,
-    holes: tuple[float, float],
+    holes: tuple[EyeHole, EyeHole],
     alpha: float,
     step: int,
 ) -> None:
     """Blend the reference's brow/forehead/eye band into ``frame`` (in place) at the ``target`` landmark
-    positions (pixels); ``holes``: per eye (subject's right, left), the size of the hole left over its opening
-    (:func:`hole_growth`; 0 = the reference's eye covers it)."""
+    positions (pixels); ``holes``: per eye (subject's right, left), the hole left over it (:func:`eye_hole`)."""
     if alpha <= MIN_ALPHA:
         return
     band = _band_source(image, points)
@@ -157,12 +181,8 @@ def blend_upper(
     maps = inverse_map(shifted, placed, band.triangles, (0, 0, *size), max(2, round(step * scale)))
     maps -= np.float32(_FAR)
     hard = ((maps[..., 0] > -1.0) & (maps[..., 1] > -1.0)).astype(np.uint8) * 255
-    for ring, growth in zip(_EYE_RINGS, holes):
-        if growth <= 0.05:
-            continue
-        contour = placed[ring]
-        centre = contour.mean(axis=0)
-        cv2.fillPoly(hard, [np.round(centre + growth * (contour - centre)).astype(np.int32)], 0)
+    for ring, hole in zip(_EYE_RINGS, holes):
+        _cut_hole(hard, placed[ring], hole)
     region = frame[y0:y1, x0:x1]
     small = cv2.resize(region, size, interpolation=cv2.INTER_LINEAR)
     # Lighting: the current band's Lab statistics are put on the small reference crop before it is warped.
