@@ -132,6 +132,14 @@ def mouth_crop(frame: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np
     return scaled_crop(frame, landmarks, (x0, y0, x1, y1), MOUTH_CROP_WIDTH)
 
 
+# Blendshapes that make a band frame's eyes a poor stand-in for calm eyes: gaze away and closing lids (counted once
+# more on top of expressiveness, which leaves them out), widening (counted twice more: it shows the most).
+_EYE_CALM_PENALTY = np.array(
+    [i for n, i in BLENDSHAPE_INDEX.items() if n.startswith(("eyeLook", "eyeBlink", "eyeWide"))], dtype=np.intp
+)
+_EYES_WIDE = np.array([BLENDSHAPE_INDEX["eyeWideLeft"], BLENDSHAPE_INDEX["eyeWideRight"]], dtype=np.intp)
+
+
 class CalmBand:
     """Keeps the brow band crop of the calmest usable frame offered: eyes open, head near frontal (the band's
     extent is decided in image rows), least expression by the tracker's own scores."""
@@ -147,8 +155,9 @@ class CalmBand:
     def offer(self, frame: np.ndarray, face: Face, turn_degrees: float) -> bool:
         """True when the kept crop changed."""
         scores = np.asarray(face.blendshapes, np.float32)
-        # The whole face's calm, not the brows' alone: the brow scores barely register a light frown.
-        score = expressiveness(scores)
+        # The whole face's calm, not the brows' alone: the brow scores barely register a light frown. The band
+        # also supplies the eyes painted over widened or squinting ones, so they must look ahead, open, not wide.
+        score = expressiveness(scores) + float(scores[_EYE_CALM_PENALTY].sum()) + float(scores[_EYES_WIDE].sum())
         if self.best is not None and score >= self.best[0] - self.HYSTERESIS:
             return False
         blink = scores[[BLENDSHAPE_INDEX["eyeBlinkLeft"], BLENDSHAPE_INDEX["eyeBlinkRight"]]].max()

@@ -34,6 +34,7 @@ UPPER_NAMES = (
     "eyeWideLeft", "eyeWideRight", "eyeSquintLeft", "eyeSquintRight",
 )  # fmt: skip
 UPPER_SCORES = np.array([BLENDSHAPE_INDEX[n] for n in UPPER_NAMES], dtype=np.intp)
+_SQUINTS = np.array([k for k, n in enumerate(UPPER_NAMES) if n.startswith("eyeSquint")], dtype=np.intp)
 # Eye openings as closed contours (right eye, left eye): the upper lid then the lower lid back.
 _EYE_RINGS = (
     np.r_[33, EYELIDS[0:7], 133, EYELIDS[7:14][::-1]],
@@ -65,11 +66,20 @@ def upper_crop(frame: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np
     return scaled_crop(frame, landmarks, (x0, y0, x1, y1), UPPER_CROP_WIDTH, min_size=16)
 
 
-def upper_excess(blendshapes: np.ndarray, reference_scores: np.ndarray | None) -> float:
-    """How far the brows and eyes are from the reference's (largest score above the reference frame's)."""
+def _departures(blendshapes: np.ndarray, reference_scores: np.ndarray | None) -> np.ndarray:
+    """Per UPPER_SCORES entry, how far the face is from the reference frame: a score above the reference's, and for
+    the squints also one below it (someone whose relaxed eyes score as squinting shows widened eyes mostly as
+    their squint dropping, not as "eyeWide" rising)."""
     scores = np.asarray(blendshapes, np.float32)[UPPER_SCORES]
     base = np.zeros_like(scores) if reference_scores is None else np.asarray(reference_scores, np.float32)
-    return float(max(0.0, (scores - base).max()))
+    departures = np.maximum(scores - base, 0.0)
+    departures[_SQUINTS] = np.abs(scores - base)[_SQUINTS]
+    return departures
+
+
+def upper_excess(blendshapes: np.ndarray, reference_scores: np.ndarray | None) -> float:
+    """How far the brows and eyes are from the reference's (the largest of :func:`_departures`)."""
+    return float(_departures(blendshapes, reference_scores).max())
 
 
 _EYE_SCORES = tuple(  # per eye (subject's right = image left, then left): its positions in UPPER_SCORES
@@ -78,10 +88,9 @@ _EYE_SCORES = tuple(  # per eye (subject's right = image left, then left): its p
 
 
 def eye_excess(blendshapes: np.ndarray, reference_scores: np.ndarray | None) -> tuple[float, float]:
-    """(subject's right eye, left eye): the largest widening or squinting score above the reference frame's."""
-    scores = np.asarray(blendshapes, np.float32)[UPPER_SCORES]
-    base = np.zeros_like(scores) if reference_scores is None else np.asarray(reference_scores, np.float32)
-    return tuple(float(max(0.0, (scores[k] - base[k]).max())) for k in _EYE_SCORES)  # type: ignore[return-value]
+    """(subject's right eye, left eye): how far each eye is widened or squinted from the reference frame's."""
+    departures = _departures(blendshapes, reference_scores)
+    return tuple(float(departures[k].max()) for k in _EYE_SCORES)  # type: ignore[return-value]
 
 
 class EyeHole(NamedTuple):
