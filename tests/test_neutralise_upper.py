@@ -4,6 +4,8 @@ reference carries the band (version 1 files still load)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
@@ -221,3 +223,19 @@ def test_eye_excess_is_per_eye_and_above_the_reference():
     assert eye_excess(scores, base) == pytest.approx((0.3, 0.5))
     base[list(UPPER_SCORES).index(BLENDSHAPE_INDEX["eyeWideLeft"])] = 0.6  # this person's eyes rest wide
     assert eye_excess(scores, base) == pytest.approx((0.3, 0.0))
+
+
+def test_the_band_frame_has_eyes_looking_ahead_and_not_wide(calm_face):
+    from filters.neutralise.reference import CalmBand
+
+    frame, face = calm_face
+    glancing = face.blendshapes.copy()
+    glancing[BLENDSHAPE_INDEX["eyeLookOutLeft"]] = glancing[BLENDSHAPE_INDEX["eyeLookInRight"]] = 0.6
+    wide = face.blendshapes.copy()
+    wide[BLENDSHAPE_INDEX["eyeWideLeft"]] = wide[BLENDSHAPE_INDEX["eyeWideRight"]] = 0.15
+    band = CalmBand()
+    assert band.offer(frame, dataclasses.replace(face, blendshapes=glancing), 0.0)
+    assert band.offer(frame, dataclasses.replace(face, blendshapes=wide), 0.0)  # less bad than glancing aside
+    assert band.offer(frame, face, 0.0)  # eyes ahead and relaxed win
+    assert not band.offer(frame, dataclasses.replace(face, blendshapes=glancing), 0.0)
+    assert band.best[3] is not None and np.allclose(band.best[3], face.blendshapes[UPPER_SCORES])
