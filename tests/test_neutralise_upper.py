@@ -230,9 +230,11 @@ def test_the_band_frame_has_eyes_looking_ahead_and_not_wide(calm_face):
 
     frame, face = calm_face
     glancing = face.blendshapes.copy()
-    glancing[BLENDSHAPE_INDEX["eyeLookOutLeft"]] = glancing[BLENDSHAPE_INDEX["eyeLookInRight"]] = 0.6
+    for name in ("eyeLookOutLeft", "eyeLookInRight"):
+        glancing[BLENDSHAPE_INDEX[name]] += 0.6
     wide = face.blendshapes.copy()
-    wide[BLENDSHAPE_INDEX["eyeWideLeft"]] = wide[BLENDSHAPE_INDEX["eyeWideRight"]] = 0.15
+    for name in ("eyeWideLeft", "eyeWideRight"):
+        wide[BLENDSHAPE_INDEX[name]] += 0.15
     band = CalmBand()
     assert band.offer(frame, dataclasses.replace(face, blendshapes=glancing), 0.0)
     assert band.offer(frame, dataclasses.replace(face, blendshapes=wide), 0.0)  # less bad than glancing aside
