@@ -32,29 +32,6 @@ def triangulate(points: np.ndarray) -> np.ndarray:
     return np.unique(np.sort(np.array(triangles, dtype=np.intp), axis=1), axis=0)
 
 
-def _inverse_affines(src_tri: np.ndarray, dst_tri: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per triangle, the 2x3 affine mapping dst -> src, and a validity mask (non-degenerate dst triangles).
-    Closed form (edge matrices and a 2x2 inverse): no batched LU for a thousand tiny systems."""
-    d1 = dst_tri[:, 1] - dst_tri[:, 0]
-    d2 = dst_tri[:, 2] - dst_tri[:, 0]
-    s1 = src_tri[:, 1] - src_tri[:, 0]
-    s2 = src_tri[:, 2] - src_tri[:, 0]
-    det = d1[:, 0] * d2[:, 1] - d1[:, 1] * d2[:, 0]
-    valid = np.abs(det) > 1e-6
-    inv_det = np.where(valid, 1.0 / np.where(valid, det, 1.0), 0.0)
-    # inverse of [[d1x, d2x], [d1y, d2y]] is [[d2y, -d2x], [-d1y, d1x]] / det
-    i00, i01 = d2[:, 1] * inv_det, -d2[:, 0] * inv_det
-    i10, i11 = -d1[:, 1] * inv_det, d1[:, 0] * inv_det
-    affines = np.empty((len(dst_tri), 2, 3), np.float64)
-    for row in range(2):
-        a = s1[:, row] * i00 + s2[:, row] * i10
-        b = s1[:, row] * i01 + s2[:, row] * i11
-        affines[:, row, 0] = a
-        affines[:, row, 1] = b
-        affines[:, row, 2] = src_tri[:, 0, row] - a * dst_tri[:, 0, 0] - b * dst_tri[:, 0, 1]
-    return affines, valid
-
-
 def displacement_grid(
     src: np.ndarray,
     dst: np.ndarray,
@@ -70,46 +47,66 @@ def displacement_grid(
     disp_y = np.zeros(shape, np.float32)
     if len(triangles) == 0:
         return disp_x, disp_y
-    src_tri = src[triangles].astype(np.float64)
-    dst_tri = dst[triangles].astype(np.float64)
-    affines, valid = _inverse_affines(src_tri, dst_tri)
     ox, oy = origin
-    gx = (dst_tri[:, :, 0] - ox) / step
-    gy = (dst_tri[:, :, 1] - oy) / step
-    j0 = np.clip(np.ceil(gx.min(axis=1)), 0, grid_w).astype(np.int64)
-    j1 = np.clip(np.floor(gx.max(axis=1)), -1, grid_w - 1).astype(np.int64)
-    i0 = np.clip(np.ceil(gy.min(axis=1)), 0, grid_h).astype(np.int64)
-    i1 = np.clip(np.floor(gy.max(axis=1)), -1, grid_h - 1).astype(np.int64)
+    # Everything in grid units (node (j, i) is the point (j, i)): dst corners, and per triangle one affine map from
+    # grid units to barycentric coordinates (l1, l2) and one to the source displacement, evaluated per node.
+    dst_g = (dst[triangles].astype(np.float64) - (ox, oy)) / step  # (T, 3, 2); float64: det of thin triangles
+    src_t = src[triangles].astype(np.float64)  # (T, 3, 2)
+    a = dst_g[:, 0]
+    e1 = dst_g[:, 1] - a
+    e2 = dst_g[:, 2] - a
+    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    valid = np.abs(det) > 1e-9
+    inv = np.where(valid, 1.0 / np.where(valid, det, 1.0), 0.0)
+    # (l1, l2) = M (p - a) with M = inverse of [e1 e2]
+    m00, m01 = e2[:, 1] * inv, -e2[:, 0] * inv
+    m10, m11 = -e1[:, 1] * inv, e1[:, 0] * inv
+    # displacement(p) = src0 + l1 (src1 - src0) + l2 (src2 - src0) - (origin + step p): affine in p as well
+    s0 = src_t[:, 0]
+    d1 = src_t[:, 1] - s0
+    d2 = src_t[:, 2] - s0
+    coef = np.empty((len(triangles), 12), np.float32)
+    coef[:, 0], coef[:, 1] = m00, m01
+    coef[:, 2] = -(m00 * a[:, 0] + m01 * a[:, 1])
+    coef[:, 3], coef[:, 4] = m10, m11
+    coef[:, 5] = -(m10 * a[:, 0] + m11 * a[:, 1])
+    for axis, base in ((0, 6), (1, 9)):
+        gx = d1[:, axis] * m00 + d2[:, axis] * m10
+        gy = d1[:, axis] * m01 + d2[:, axis] * m11
+        coef[:, base] = gx - (step if axis == 0 else 0.0)
+        coef[:, base + 1] = gy - (step if axis == 1 else 0.0)
+        coef[:, base + 2] = s0[:, axis] - gx * a[:, 0] - gy * a[:, 1] - (ox if axis == 0 else oy)
+    lo = np.minimum(np.minimum(dst_g[:, 0], dst_g[:, 1]), dst_g[:, 2])  # (faster than a reduce over 3)
+    hi = np.maximum(np.maximum(dst_g[:, 0], dst_g[:, 1]), dst_g[:, 2])
+    j0 = np.clip(np.ceil(lo[:, 0]), 0, grid_w).astype(np.int64)
+    j1 = np.clip(np.floor(hi[:, 0]), -1, grid_w - 1).astype(np.int64)
+    i0 = np.clip(np.ceil(lo[:, 1]), 0, grid_h).astype(np.int64)
+    i1 = np.clip(np.floor(hi[:, 1]), -1, grid_h - 1).astype(np.int64)
     widths = np.maximum(j1 - j0 + 1, 0) * valid
     heights = np.maximum(i1 - i0 + 1, 0) * valid
     counts = widths * heights
     total = int(counts.sum())
     if total == 0:
         return disp_x, disp_y
-    tri = np.repeat(np.arange(len(triangles)), counts)
+    # Candidate nodes: each triangle's bounding box, row by row (np.repeat over the sorted triangles, no gathers).
     offset = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-    width_rep = widths[tri]
-    gi = i0[tri] + offset // width_rep
-    gj = j0[tri] + offset % width_rep
-    # Barycentric inside test in grid units (edge functions with a small tolerance so shared edges leave no gap).
-    px, py = gj.astype(np.float64), gi.astype(np.float64)
-    ax, ay = gx[tri, 0], gy[tri, 0]
-    bx, by = gx[tri, 1], gy[tri, 1]
-    cx, cy = gx[tri, 2], gy[tri, 2]
-    area = (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
-    sign = np.sign(area)
-    e0 = ((bx - ax) * (py - ay) - (by - ay) * (px - ax)) * sign
-    e1 = ((cx - bx) * (py - by) - (cy - by) * (px - bx)) * sign
-    e2 = ((ax - cx) * (py - cy) - (ay - cy) * (px - cx)) * sign
-    tol = -1e-6 * np.abs(area)
-    inside = (e0 >= tol) & (e1 >= tol) & (e2 >= tol)
-    tri, gi, gj = tri[inside], gi[inside], gj[inside]
-    x = ox + step * gj
-    y = oy + step * gi
-    m = affines[tri]
-    disp_x[gi, gj] = m[:, 0, 0] * x + m[:, 0, 1] * y + m[:, 0, 2] - x
-    disp_y[gi, gj] = m[:, 1, 0] * x + m[:, 1, 1] * y + m[:, 1, 2] - y
-    return disp_x, disp_y
+    width_rep = np.repeat(widths, counts)
+    gi = np.repeat(i0, counts) + offset // width_rep
+    gj = np.repeat(j0, counts) + offset % width_rep
+    c = np.repeat(coef, counts, axis=0)
+    px = gj.astype(np.float32)
+    py = gi.astype(np.float32)
+    l1 = c[:, 0] * px + c[:, 1] * py + c[:, 2]
+    l2 = c[:, 3] * px + c[:, 4] * py + c[:, 5]
+    tol = np.float32(-1e-5)  # shared edges: a node on one belongs to both triangles, never to neither
+    inside = (l1 >= tol) & (l2 >= tol) & (l1 + l2 <= 1.0 - tol)
+    # Nodes outside their candidate triangle are written to one spare cell past the grid (no masked copies).
+    cell = np.where(inside, gi * grid_w + gj, grid_h * grid_w)
+    flat_x = np.zeros(grid_h * grid_w + 1, np.float32)
+    flat_y = np.zeros(grid_h * grid_w + 1, np.float32)
+    flat_x[cell] = c[:, 6] * px + c[:, 7] * py + c[:, 8]
+    flat_y[cell] = c[:, 9] * px + c[:, 10] * py + c[:, 11]
+    return flat_x[:-1].reshape(shape), flat_y[:-1].reshape(shape)
 
 
 def inverse_map(
