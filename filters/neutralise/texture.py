@@ -38,6 +38,8 @@ _inside = np.zeros(NUM_LANDMARKS + 64, bool)
 _inside[MOUTH_AREA] = True
 MOUTH_TRIANGLES = TRIANGLES[_inside[TRIANGLES].all(axis=1)]
 MASK_GROWTH = 1.15  # the blend mask is the outer lip line grown by this much about the mouth centre
+MIN_MOUTH_ALPHA = 0.02  # below this the reference mouth is not blended at all
+MOUTH_GAIN_LIMITS = (0.7, 1.3)  # Lab spread ratio, loosely: teeth and tongue raise the current mouth's spread
 
 
 def scaled_crop(
@@ -72,7 +74,7 @@ def blend_mouth(
     step: int,
 ) -> None:
     """Blend the reference mouth into ``frame`` (in place) at the ``target`` landmark positions (pixels)."""
-    if alpha <= 0.0:
+    if alpha <= MIN_MOUTH_ALPHA:  # invisible: a relaxed mouth parts by a hair all the time
         return
     height, width = frame.shape[:2]
     outline = target[OUTER_LIPS]
@@ -85,15 +87,19 @@ def blend_mouth(
     y1 = min(int(np.ceil(outline[:, 1].max() + pad)) + 1, height)
     if x1 - x0 < 8 or y1 - y0 < 8:
         return
-    maps = inverse_map(mouth_points, target[:NUM_LANDMARKS], MOUTH_TRIANGLES, (x0, y0, x1, y1), step)
-    source = cv2.remap(mouth_image, maps, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     mask = np.zeros((y1 - y0, x1 - x0), np.float32)
     cv2.fillPoly(mask, [np.round(outline - (x0, y0)).astype(np.int32)], 1.0, cv2.LINE_AA)
+    region = frame[y0:y1, x0:x1]
+    current = lab_stats(region, mask > 0.5)
+    if current is None:
+        return
+    # Relit on the small reference crop before it is warped (a fraction of the pixels), reused while the light holds.
+    lit = _mouth_source(mouth_image, mouth_points).relit(current)
+    maps = inverse_map(mouth_points, target[:NUM_LANDMARKS], MOUTH_TRIANGLES, (x0, y0, x1, y1), step)
+    source = cv2.remap(lit, maps, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     feather = max(3, int(pad) | 1)
     mask = cv2.GaussianBlur(mask, (feather, feather), 0) * float(min(alpha, 1.0))
-    region = frame[y0:y1, x0:x1]
-    matched = match_colour(source, region, mask > 0.5)
-    blend_into(region, matched, mask)
+    blend_into(region, source, mask)
 
 
 def lab_stats(image: np.ndarray, where: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -113,17 +119,51 @@ def lab_transfer(source_lab: np.ndarray, source_stats, target_stats, gain_limits
     return cv2.cvtColor(cv2.transform(source_lab, affine), cv2.COLOR_LAB2BGR)
 
 
-def match_colour(
-    source: np.ndarray, target: np.ndarray, where: np.ndarray, gain_limits: tuple[float, float] = (0.7, 1.3)
-) -> np.ndarray:
-    """``source`` (BGR uint8) with its Lab mean and spread (over ``where``) moved to ``target``'s: the reference
-    was lit differently, the current frame's light is the one to keep. All in uint8 OpenCV calls (cheap).
-    The current region holds what the reference does not (teeth, wrinkles): its spread only loosely guides the
-    gain."""
-    source_stats, target_stats = lab_stats(source, where), lab_stats(target, where)
-    if source_stats is None or target_stats is None:
-        return source
-    return lab_transfer(cv2.cvtColor(source, cv2.COLOR_BGR2LAB), source_stats, target_stats, gain_limits)
+RELIGHT_TOLERANCE = 1.5  # Lab units (0..255 scale): current statistics closer than this reuse the relit crop
+
+
+class RelitCrop:
+    """A small reference crop (BGR uint8), kept in Lab with its mean and spread over ``mask``, relit to the current
+    frame's statistics on demand. The reference was lit differently; the current frame's light is the one to keep.
+    The relit crop is reused while the current statistics stay within :data:`RELIGHT_TOLERANCE`: light drifts
+    slowly, and the two colour conversions are much of the texture step's cost."""
+
+    def __init__(self, image: np.ndarray, mask: np.ndarray, gain_limits: tuple[float, float]) -> None:
+        self.image = image
+        self.lab = cv2.cvtColor(image, cv2.COLOR_BGR2LAB)
+        self.stats = lab_stats(image, mask)
+        self.gain_limits = gain_limits
+        self._last: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (mean, spread, relit BGR)
+
+    def relit(self, current: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        if self.stats is None:
+            return self.image
+        last = self._last  # one read: another thread (the compare view) may replace it meanwhile
+        if (
+            last is not None
+            and np.abs(last[0] - current[0]).max() < RELIGHT_TOLERANCE
+            and np.abs(last[1] - current[1]).max() < RELIGHT_TOLERANCE
+        ):
+            return last[2]
+        lit = lab_transfer(self.lab, self.stats, current, self.gain_limits)
+        self._last = (current[0], current[1], lit)
+        return lit
+
+
+_last_mouth: list[RelitCrop] = []  # the mouth of the reference used last (a reference is long-lived)
+
+
+def _mouth_source(image: np.ndarray, points: np.ndarray) -> RelitCrop:
+    cached = _last_mouth[0] if _last_mouth else None
+    if cached is None or cached.image is not image:
+        outline = points[OUTER_LIPS]
+        centre = outline.mean(axis=0)
+        mask = np.zeros(image.shape[:2], np.uint8)
+        cv2.fillPoly(mask, [np.round(centre + MASK_GROWTH * (outline - centre)).astype(np.int32)], 1)
+        # The current mouth holds what the reference does not (teeth, tongue): its spread only loosely guides.
+        cached = RelitCrop(image, mask, MOUTH_GAIN_LIMITS)
+        _last_mouth[:] = [cached]
+    return cached
 
 
 def blend_into(region: np.ndarray, patch: np.ndarray, mask: np.ndarray) -> None:

@@ -18,7 +18,7 @@ from filters.base import BLENDSHAPE_INDEX, NUM_LANDMARKS
 from filters.neutralise.geometry import smoothstep
 from filters.neutralise.mesh import TRIANGLES
 from filters.neutralise.regions import EYELIDS
-from filters.neutralise.texture import blend_into, lab_stats, lab_transfer, scaled_crop
+from filters.neutralise.texture import RelitCrop, blend_into, lab_stats, scaled_crop
 from filters.neutralise.warp import inverse_map
 
 UPPER_CROP_WIDTH = 160  # pixels: the brow band at 720p is ~300 px wide; half is plenty for wrinkles and brows
@@ -125,22 +125,21 @@ def _cut_hole(mask: np.ndarray, contour: np.ndarray, hole: EyeHole) -> None:
 
 
 class _BandSource:
-    """What a reference band needs every frame that depends on the reference alone: its triangles, its Lab
-    image and Lab statistics over the band without the eye openings (computed once per reference crop)."""
+    """What a reference band needs every frame that depends on the reference alone: its triangles, and the crop
+    ready for relighting with its Lab statistics over the band without the eye openings (once per reference crop)."""
 
     def __init__(self, image: np.ndarray, points: np.ndarray) -> None:
         self.image = image
         self.triangles = band_triangles(points)
         self.vertices = np.unique(self.triangles)
         self.width = float(np.ptp(points[self.vertices, 0])) if len(self.vertices) else 0.0
-        self.lab = cv2.cvtColor(image, cv2.COLOR_BGR2LAB)
         mask = np.zeros(image.shape[:2], np.uint8)
         cv2.fillPoly(mask, list(np.round(points[self.triangles, :2]).astype(np.int32)), 1)
         for ring in _EYE_RINGS:
             contour = points[ring, :2]
             centre = contour.mean(axis=0)
             cv2.fillPoly(mask, [np.round(centre + HOLE_GROWTH[0] * (contour - centre)).astype(np.int32)], 0)
-        self.stats = lab_stats(image, mask)
+        self.relit = RelitCrop(image, mask, GAIN_LIMITS)
 
 
 _last_source: list[_BandSource] = []  # the band of the reference used last (one entry: a reference is long-lived)
@@ -169,7 +168,7 @@ def blend_upper(
     if alpha <= MIN_ALPHA:
         return
     band = _band_source(image, points)
-    if len(band.triangles) == 0 or band.stats is None:
+    if len(band.triangles) == 0 or band.relit.stats is None:
         return
     height, width = frame.shape[:2]
     corners = target[band.vertices, :2]
@@ -198,7 +197,7 @@ def blend_upper(
     current = lab_stats(small, hard)
     if current is None:
         return
-    lit = lab_transfer(band.lab, band.stats, current, GAIN_LIMITS)
+    lit = band.relit.relit(current)
     source = cv2.remap(lit, maps, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     cv2.copyTo(small, cv2.bitwise_not(hard), source)  # uncovered pixels: the frame's own (nothing to bleed in)
     # Feather INSIDE the covered area only (outside it the map means nothing): blur, then keep the inner half.
