@@ -11,6 +11,7 @@ from filters.neutralise.alignment import Similarity, fit_similarity, frontal_fra
 from filters.neutralise.mesh import NUM_ANCHORS, TRIANGLES
 from filters.neutralise.reference import close_lips, inner_lip_gap
 from filters.neutralise.regions import CHIN, FOREHEAD_TOP, LOWER_LIP, REGIONS, UPPER_LIP_INNER_MID, landmark_weights
+from filters.neutralise.texture import RELIGHT_TOLERANCE, RelitCrop, lab_stats
 from filters.neutralise.warp import warp_region
 
 from .conftest import CLIPS
@@ -116,3 +117,19 @@ def test_an_auto_reference_with_parted_lips_is_closed_by_raising_the_jaw():
     for fixed in (UPPER_LIP_INNER_MID, FOREHEAD_TOP):  # the upper lip and the skull do not move
         assert np.array_equal(closed[fixed], opened[fixed])
     assert close_lips(closed, resting_gap=0.01) is closed  # already closed: unchanged
+
+
+def test_a_relit_crop_follows_the_light_and_is_reused_while_it_holds():
+    rng = np.random.default_rng(3)
+    crop = rng.integers(60, 200, (40, 60, 3), np.uint8)
+    mask = np.ones(crop.shape[:2], np.uint8)
+    relit = RelitCrop(crop, mask, (0.7, 1.3))
+    mean, spread = relit.stats
+    darker = (mean - (30.0, 0.0, 0.0), spread)
+    first = relit.relit(darker)
+    new_mean, _ = lab_stats(first, mask)
+    assert abs(new_mean[0] - darker[0][0]) < 2.0  # moved to the current light
+    nudged = (darker[0] + 0.5 * RELIGHT_TOLERANCE, darker[1])
+    assert relit.relit(nudged) is first  # within tolerance: the same crop, no conversion
+    moved = (darker[0] + 2 * RELIGHT_TOLERANCE, darker[1])
+    assert relit.relit(moved) is not first
