@@ -237,7 +237,7 @@ class AutoReference:
             changed = True
         if self.reference is None or changed:
             shapes = np.stack([shape for _, shape in self._pool]) if self._pool else pose_free[None]
-            median = close_lips(np.median(shapes, axis=0).astype(np.float32), self._mouth_gap)
+            median = close_lips(np.median(shapes, axis=0).astype(np.float32), min(self._mouth_gap, RESTING_LIP_GAP))
             mouth = self._mouth[1:] if self._mouth is not None else (None, None)
             self.reference = NeutralReference(median, *mouth, *self._band.parts)
         return self.reference
