@@ -17,6 +17,9 @@ _OPENINGS = (
     ([263, 466, 388, 387, 386, 385, 384, 398, 362], [263, 249, 390, 373, 374, 380, 381, 382, 362]),
 )
 ANCHOR_SCALE = 1.35  # the anchor ring sits this many times the outline's distance from the face centre
+# ... and this much further out below the face centre: a jaw closed by the warp leaves the stretch of what lies
+# under the chin spread over more of the neck instead of one smear.
+CHIN_EXTRA = 0.45
 NUM_ANCHORS = len(FACE_OVAL)
 
 
@@ -60,10 +63,13 @@ TRIANGLES = np.array(
 
 
 def anchors(points: np.ndarray) -> np.ndarray:
-    """(NUM_ANCHORS, D) ring positions for a face's (478, D) points: the outline pushed out from its centre."""
+    """(NUM_ANCHORS, D) ring positions for a face's pose-free (478, D) points (y down): the outline pushed out
+    from its centre, further below it."""
     outline = points[FACE_OVAL]
     centre = outline.mean(axis=0)
-    ring = centre + ANCHOR_SCALE * (outline - centre)
+    offset = outline - centre
+    below = np.clip(offset[:, 1] / max(float(offset[:, 1].max()), 1e-6), 0.0, 1.0)
+    ring = centre + (ANCHOR_SCALE + CHIN_EXTRA * below**2)[:, None] * offset
     if points.shape[1] == 3:
         ring[:, 2] = outline[:, 2]
     return ring
