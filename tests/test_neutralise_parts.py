@@ -8,9 +8,17 @@ import pytest
 from filters.base import NUM_LANDMARKS
 from filters.neutralise import NeutralReference, reference_from_image
 from filters.neutralise.alignment import Similarity, fit_similarity, frontal_frame, to_pose_free
-from filters.neutralise.mesh import NUM_ANCHORS, TRIANGLES
+from filters.neutralise.mesh import ANCHOR_SCALE, NUM_ANCHORS, TRIANGLES, anchors
 from filters.neutralise.reference import close_lips, inner_lip_gap
-from filters.neutralise.regions import CHIN, FOREHEAD_TOP, LOWER_LIP, REGIONS, UPPER_LIP_INNER_MID, landmark_weights
+from filters.neutralise.regions import (
+    CHIN,
+    FACE_OVAL,
+    FOREHEAD_TOP,
+    LOWER_LIP,
+    REGIONS,
+    UPPER_LIP_INNER_MID,
+    landmark_weights,
+)
 from filters.neutralise.texture import RELIGHT_TOLERANCE, RelitCrop, lab_stats
 from filters.neutralise.warp import warp_region
 
@@ -53,6 +61,20 @@ def test_mesh_covers_every_landmark_and_anchor():
     expected = np.r_[np.arange(468), np.arange(NUM_LANDMARKS, NUM_LANDMARKS + NUM_ANCHORS)]
     assert np.array_equal(used, expected)
     assert len(np.unique(np.sort(TRIANGLES, axis=1), axis=0)) == len(TRIANGLES)
+
+
+def test_anchor_ring_leaves_more_room_below_the_chin_than_above_the_forehead():
+    _, faces = tracked_clip(CLIPS[0])
+    face = faces[0][0]
+    shape = frontal_frame(face.landmarks).apply(face.landmarks)
+    ring = anchors(shape)
+    outline = shape[FACE_OVAL]
+    centre = outline.mean(axis=0)
+    reach = np.linalg.norm(ring[:, :2] - centre[:2], axis=1) / np.linalg.norm(outline[:, :2] - centre[:2], axis=1)
+    chin = int(np.argmax(outline[:, 1]))
+    top = int(np.argmin(outline[:, 1]))
+    assert reach[top] == pytest.approx(ANCHOR_SCALE, abs=1e-3)
+    assert reach[chin] > ANCHOR_SCALE + 0.3  # a closed jaw's stretch spreads over the neck
 
 
 def test_pose_removal_ignores_head_pose():
