@@ -19,7 +19,7 @@ from filters.neutralise.regions import (
     UPPER_LIP_INNER_MID,
     landmark_weights,
 )
-from filters.neutralise.texture import RELIGHT_TOLERANCE, RelitCrop, lab_stats
+from filters.neutralise.texture import RELIGHT_EVERY, RELIGHT_TOLERANCE, RelitCrop, lab_stats
 from filters.neutralise.warp import warp_region
 
 from .conftest import CLIPS
@@ -147,11 +147,27 @@ def test_a_relit_crop_follows_the_light_and_is_reused_while_it_holds():
     mask = np.ones(crop.shape[:2], np.uint8)
     relit = RelitCrop(crop, mask, (0.7, 1.3))
     mean, spread = relit.stats
-    darker = (mean - (30.0, 0.0, 0.0), spread)
-    first = relit.relit(darker)
+    measured = []
+
+    def light(offset):
+        def measure():
+            measured.append(offset)
+            return mean + (offset, 0.0, 0.0), spread
+
+        return measure
+
+    first = relit.relit(light(-30.0))
     new_mean, _ = lab_stats(first, mask)
-    assert abs(new_mean[0] - darker[0][0]) < 2.0  # moved to the current light
-    nudged = (darker[0] + 0.5 * RELIGHT_TOLERANCE, darker[1])
-    assert relit.relit(nudged) is first  # within tolerance: the same crop, no conversion
-    moved = (darker[0] + 2 * RELIGHT_TOLERANCE, darker[1])
-    assert relit.relit(moved) is not first
+    assert abs(new_mean[0] - (mean[0] - 30.0)) < 2.0  # moved to the current light
+    # Between measurements the relit crop is reused without measuring at all.
+    for _ in range(RELIGHT_EVERY - 1):
+        assert relit.relit(light(+50.0)) is first
+    assert len(measured) == 1
+    assert relit.relit(light(-30.0 + 0.5 * RELIGHT_TOLERANCE)) is first  # measured, within tolerance: reused
+    for _ in range(RELIGHT_EVERY - 1):
+        relit.relit(light(0.0))
+    assert relit.relit(light(-30.0 + 2 * RELIGHT_TOLERANCE)) is not first  # the light moved: relit anew
+    assert len(measured) == 3
+    for _ in range(RELIGHT_EVERY - 1):
+        relit.relit(light(0.0))
+    assert relit.relit(lambda: None) is None  # too little to measure: nothing to blend

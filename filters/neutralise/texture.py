@@ -4,6 +4,8 @@ lighting (Lab mean and spread), with a feathered edge. A few small OpenCV calls 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
@@ -90,11 +92,10 @@ def blend_mouth(
     mask = np.zeros((y1 - y0, x1 - x0), np.float32)
     cv2.fillPoly(mask, [np.round(outline - (x0, y0)).astype(np.int32)], 1.0, cv2.LINE_AA)
     region = frame[y0:y1, x0:x1]
-    current = lab_stats(region, mask > 0.5)
-    if current is None:
-        return
     # Relit on the small reference crop before it is warped (a fraction of the pixels), reused while the light holds.
-    lit = _mouth_source(mouth_image, mouth_points).relit(current)
+    lit = _mouth_source(mouth_image, mouth_points).relit(lambda: lab_stats(region, mask > 0.5))
+    if lit is None:
+        return
     maps = inverse_map(mouth_points, target[:NUM_LANDMARKS], MOUTH_TRIANGLES, (x0, y0, x1, y1), step)
     source = cv2.remap(lit, maps, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     feather = max(3, int(pad) | 1)
@@ -120,13 +121,15 @@ def lab_transfer(source_lab: np.ndarray, source_stats, target_stats, gain_limits
 
 
 RELIGHT_TOLERANCE = 1.5  # Lab units (0..255 scale): current statistics closer than this reuse the relit crop
+RELIGHT_EVERY = 4  # calls: the current light is measured this often (it drifts slowly; measuring costs)
 
 
 class RelitCrop:
     """A small reference crop (BGR uint8), kept in Lab with its mean and spread over ``mask``, relit to the current
     frame's statistics on demand. The reference was lit differently; the current frame's light is the one to keep.
-    The relit crop is reused while the current statistics stay within :data:`RELIGHT_TOLERANCE`: light drifts
-    slowly, and the two colour conversions are much of the texture step's cost."""
+    Light drifts slowly, and measuring it and the two colour conversions are much of the texture step's cost: the
+    current light is measured every :data:`RELIGHT_EVERY` calls only, and the relit crop is reused while it stays
+    within :data:`RELIGHT_TOLERANCE`."""
 
     def __init__(self, image: np.ndarray, mask: np.ndarray, gain_limits: tuple[float, float]) -> None:
         self.image = image
@@ -134,11 +137,21 @@ class RelitCrop:
         self.stats = lab_stats(image, mask)
         self.gain_limits = gain_limits
         self._last: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (mean, spread, relit BGR)
+        self._since_measured = 0
 
-    def relit(self, current: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    def relit(self, measure: Callable[[], tuple[np.ndarray, np.ndarray] | None]) -> np.ndarray | None:
+        """The crop in the current light; ``measure()`` gives the current Lab statistics (None: too few pixels to
+        tell, then None is returned and nothing should be blended)."""
         if self.stats is None:
             return self.image
         last = self._last  # one read: another thread (the compare view) may replace it meanwhile
+        self._since_measured += 1
+        if last is not None and self._since_measured < RELIGHT_EVERY:
+            return last[2]
+        self._since_measured = 0
+        current = measure()
+        if current is None:
+            return None
         if (
             last is not None
             and np.abs(last[0] - current[0]).max() < RELIGHT_TOLERANCE

@@ -194,10 +194,9 @@ def blend_upper(
     region = frame[y0:y1, x0:x1]
     small = cv2.resize(region, size, interpolation=cv2.INTER_LINEAR)
     # Lighting: the current band's Lab statistics are put on the small reference crop before it is warped.
-    current = lab_stats(small, hard)
-    if current is None:
+    lit = band.relit.relit(lambda: lab_stats(small, hard))
+    if lit is None:
         return
-    lit = band.relit.relit(current)
     source = cv2.remap(lit, maps, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     cv2.copyTo(small, cv2.bitwise_not(hard), source)  # uncovered pixels: the frame's own (nothing to bleed in)
     # Feather INSIDE the covered area only (outside it the map means nothing): blur, then keep the inner half.
