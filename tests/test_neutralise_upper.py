@@ -15,6 +15,7 @@ from filters.neutralise import NeutraliseFilter, NeutralReference, reference_fro
 from filters.neutralise.geometry import blink_closure
 from filters.neutralise.regions import EYELIDS
 from filters.neutralise.upper import (
+    HOLE_GROWTH,
     UPPER_CROP_WIDTH,
     UPPER_SCORES,
     blend_upper,
@@ -202,7 +203,7 @@ def test_a_widened_or_squinting_eye_is_covered_by_the_reference_eye(calm_face):
 
 
 def test_eye_holes_blinks_keep_the_lid_winks_and_wide_eyes_do_not():
-    assert eye_hole(0.0, 0.0) == pytest.approx((1.25, 0.0))
+    assert eye_hole(0.0, 0.0) == pytest.approx((HOLE_GROWTH[0], 0.0))
     assert eye_hole(1.0, 0.0) == pytest.approx((1.9, 1.0))  # closed: the whole lid is a hole
     assert eye_hole(1.0, 1.0) == pytest.approx((1.9, 1.0))  # a blink stays a blink, however the eye scored
     assert eye_hole(0.0, 1.0).scale == 0.0

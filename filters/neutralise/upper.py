@@ -26,7 +26,7 @@ BELOW_EYES = 0.22  # eye distances below the lower eyelids that the band reaches
 GAIN_LIMITS = (0.8, 1.25)  # Lab spread ratio, loosely: wrinkles and lashes raise the current band's spread
 RENDER_OVERSAMPLE = 1.0  # band rendered at the crop's own resolution (at most the frame's)
 MIN_ALPHA = 0.01  # below this the band is not blended at all (its eased alpha only tends to zero)
-HOLE_GROWTH = (1.25, 1.9)  # eye-opening hole about its centre: open eye, closed eye (the whole lid stays own)
+HOLE_GROWTH = (1.1, 1.9)  # eye-opening hole about its centre: open eye, closed eye (the whole lid stays own)
 LID_REACH = 0.4  # a closed eye's hole reaches this many eye widths above and below its lid line
 # The brow and eye blendshapes the texture answers to (blinks and gaze are not expression).
 UPPER_NAMES = (
