@@ -3,8 +3,10 @@ furrow of a frown, a raised brow's thickness, the skin around a widened or squin
 reference's own brow, forehead and eye-surround skin, warped into the current pose with the same triangle
 machinery, matched to the current lighting (Lab mean and spread) and feathered inside the mesh.
 
-The eye openings are holes in the blend: eyeballs and irises stay the person's own (gaze is not expression),
-and a closed eye's hole grows over its lid, so a blink or a wink is never painted open.
+The eye openings are holes in the blend while the eyes are calm: eyeballs and irises stay the person's own (gaze
+is not expression). A blinking or shut eye's hole grows over its whole lid, so a blink is never painted open. A
+widened or squinting eye's hole shrinks, and the reference's own eye covers it from the lids inwards; a wink counts
+as a squint, not a blink (see ``geometry.blink_closure``).
 """
 
 from __future__ import annotations
