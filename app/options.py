@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from filters import filter_class, filter_names
+from filters.neutralise.regions import REGIONS
 
 ON_FACE_LOST_CHOICES = ("obscure", "hold", "card")
 BACKENDS = ("auto", "obs", "unitycapture", "v4l2loopback")
@@ -90,6 +91,28 @@ def comma_list(text: str) -> tuple[str, ...]:
     return items
 
 
+def region_strength_value(text: str) -> dict[str, float]:
+    """``brows=0.5,mouth=0.8`` -> ``{"brows": 0.5, "mouth": 0.8}``; the neutraliser keeps regions not named at 1."""
+    strengths: dict[str, float] = {}
+    for pair in (part.strip() for part in text.split(",")):
+        if not pair:
+            continue
+        name, equals, number = (piece.strip() for piece in pair.partition("="))
+        if not equals or not name or not number:
+            raise argparse.ArgumentTypeError(f"expected NAME=VALUE pairs such as brows=0.5,mouth=0.8, got {pair!r}")
+        if name not in REGIONS:
+            raise argparse.ArgumentTypeError(f"unknown region {name!r}; choose from {', '.join(REGIONS)}")
+        if name in strengths:
+            raise argparse.ArgumentTypeError(f"region {name} is given twice")
+        value = _number(number, float, f"the strength of {name}")
+        if not 0.0 <= value <= 1.0:  # also refuses nan
+            raise argparse.ArgumentTypeError(f"the strength of {name} must be between 0 and 1, got {number}")
+        strengths[name] = value
+    if not strengths:
+        raise argparse.ArgumentTypeError("give at least one NAME=VALUE pair, such as brows=0.5")
+    return strengths
+
+
 def _number(text: str, kind: type, what: str):
     try:
         return kind(text)
@@ -143,6 +166,13 @@ filter_option(
     param="regions",
     type=comma_list,
     help="which parts to neutralise, comma separated (default brows,eyes,mouth)",
+)
+filter_option(
+    "--region-strength",
+    param="region_strength",
+    type=region_strength_value,
+    metavar="NAME=V,...",
+    help="how strongly each part is neutralised, 0 to 1, e.g. brows=0.5,mouth=0.8 (parts not named: 1)",
 )
 filter_option(
     "--keep-speech",

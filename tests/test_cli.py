@@ -18,6 +18,7 @@ import pyvirtualcam
 from app import cli
 from app.doctor import format_findings, run_checks
 from app.options import filter_options_from
+from app.pipeline import Pipeline
 from app.pipeline.failsafe import obscure_frame
 from filters import filter_names
 
@@ -91,6 +92,26 @@ def exit_status(args: list[str]) -> int:
             "--reference does not apply to filter blur",
         ),
         (["process", "{clip}", "-o", "{tmp}/o.mp4", "--on-face-lost", "panic"], "invalid choice: 'panic'"),
+        (
+            ["process", "{clip}", "-o", "{tmp}/o.mp4", "--filter", "neutralise", "--region-strength", "nose=0.5"],
+            "--region-strength: unknown region 'nose'; choose from brows, eyes, mouth",
+        ),
+        (
+            ["process", "{clip}", "-o", "{tmp}/o.mp4", "--filter", "neutralise", "--region-strength", "mouth=2"],
+            "--region-strength: the strength of mouth must be between 0 and 1, got 2",
+        ),
+        (
+            ["process", "{clip}", "-o", "{tmp}/o.mp4", "--filter", "neutralise", "--region-strength", "brows:0.5"],
+            "--region-strength: expected NAME=VALUE pairs such as brows=0.5,mouth=0.8, got 'brows:0.5'",
+        ),
+        (
+            ["process", "{clip}", "-o", "{tmp}/o.mp4", "--filter", "neutralise", "--region-strength", "eyes=most"],
+            "--region-strength: the strength of eyes must be a number, got 'most'",
+        ),
+        (
+            ["process", "{clip}", "-o", "{tmp}/o.mp4", "--region-strength", "brows=0.5"],
+            "--region-strength does not apply to filter blur",
+        ),
         (["process", "{clip}", "-o", "{tmp}/o.mp4", "--model", "{clip}"], "is not a Face Landmarker model"),
         (["run", "--input", "{clip}", "--fps", "0"], "--fps: must be greater than 0"),
         (["run", "--input", "{clip}", "--camera", "0"], "not allowed with argument"),
@@ -190,3 +211,26 @@ def test_filter_specific_options_reach_only_the_filter_that_takes_them():
     # Every registered filter is accepted (read from the registry), so a new one needs no change to the CLI.
     for name in filter_names():
         assert parser.parse_args(["process", str(D0), "-o", "x.mp4", "--filter", name]).filter == name
+
+
+def test_region_strength_reaches_the_neutraliser_and_unnamed_regions_stay_full():
+    parser = cli.build_parser("process")
+    args = parser.parse_args(["process", str(D0), "-o", "x.mp4", "--filter", "neutralise", "--regions", "brows,mouth",
+                              "--region-strength", " brows=0.25, mouth=0.8,eyes=0.5,"])  # fmt: skip
+    assert filter_options_from(args) == {
+        "regions": ("brows", "mouth"),
+        "region_strength": {"brows": 0.25, "mouth": 0.8, "eyes": 0.5},
+    }
+    pipeline = Pipeline(None, [], cli.pipeline_settings(args), model_path=MODEL)
+    try:  # the engine builds the filter from exactly these options; a region switched off stays off
+        assert pipeline.filter.gains == {"brows": 0.25, "eyes": 0.0, "mouth": 0.8}
+    finally:
+        pipeline.stop()
+    args = parser.parse_args(
+        ["process", str(D0), "-o", "x.mp4", "--filter", "neutralise", "--region-strength", "eyes=0"]
+    )
+    pipeline = Pipeline(None, [], cli.pipeline_settings(args), model_path=MODEL)
+    try:
+        assert pipeline.filter.gains == {"brows": 1.0, "eyes": 0.0, "mouth": 1.0}
+    finally:
+        pipeline.stop()
