@@ -40,6 +40,7 @@ class AppSettings:
     filter_name: str = "neutralise"
     strengths: dict[str, float] = field(default_factory=dict)  # filter name -> 0..1
     regions: tuple[str, ...] = REGIONS
+    region_strength: dict[str, float] = field(default_factory=lambda: dict.fromkeys(REGIONS, 1.0))  # region -> 0..1
     keep_speech: bool = False
     keep_blinks: bool = True
     mirror: bool = True
@@ -109,6 +110,12 @@ def _as_regions(value: Any) -> tuple[str, ...]:
     return tuple(r for r in REGIONS if r in value)  # canonical order
 
 
+def _as_region_strength(value: Any) -> dict[str, float]:
+    if not isinstance(value, dict) or any(r not in REGIONS for r in value):
+        raise ValueError(f"expected a mapping of {', '.join(REGIONS)} to a strength")
+    return {r: _as_unit(value.get(r, 1.0)) for r in REGIONS}  # a region not saved is at full strength
+
+
 def _as_geometry(value: Any) -> str:
     if not isinstance(value, str) or len(value) > 4096:
         raise ValueError("expected saved window geometry text")
@@ -123,6 +130,7 @@ _VALIDATORS: dict[str, Callable[[Any], Any]] = {
     "filter_name": _as_name,
     "strengths": _as_strengths,
     "regions": _as_regions,
+    "region_strength": _as_region_strength,
     "keep_speech": _as_bool,
     "keep_blinks": _as_bool,
     "mirror": _as_bool,

@@ -195,7 +195,8 @@ def test_bad_update_while_running_keeps_the_running_settings():
 
 # ------------------------------------------------------------------------------------- saved settings
 USER = AppSettings(camera="/dev/video2", width=960, height=540, fps=25, filter_name="pixelate",
-                   strengths={"pixelate": 0.7}, regions=("brows", "mouth"), keep_speech=True, mirror=False)  # fmt: skip
+                   strengths={"pixelate": 0.7}, regions=("brows", "mouth"), keep_speech=True, mirror=False,
+                   region_strength={"brows": 0.5, "eyes": 1.0, "mouth": 0.25})  # fmt: skip
 BAD_SAVED = {
     "camera": ["", 3],
     "width": [0, "1280", 1e9, True],
@@ -204,6 +205,17 @@ BAD_SAVED = {
     "filter_name": ["", None, "x" * 200],
     "strengths": [{"blur": 1.5}, {"blur": "max"}, [0.5]],
     "regions": [["nose"], "mouth", ["mouth", "mouth"]],
+    "region_strength": [
+        {"nose": 0.5},
+        {"brows": 1.5},
+        {"mouth": -0.1},
+        {"eyes": "half"},
+        {"eyes": True},
+        {"eyes": None},
+        [0.5],
+        0.5,
+        "brows=0.5",
+    ],
     "keep_speech": ["yes", 1],
     "split": [1.5, -0.1, "half"],
     "virtual_camera": ["on"],
@@ -221,7 +233,8 @@ def test_one_bad_saved_value_resets_only_itself(name, value, tmp_path):
     store = SettingsStore(path)
     loaded = store.load()
     assert getattr(loaded, name) == getattr(AppSettings(), name)  # that value: back to its default
-    for field in ("camera", "width", "height", "fps", "filter_name", "strengths", "regions", "keep_speech", "mirror"):
+    kept = ("camera", "width", "height", "fps", "filter_name", "strengths", "regions", "region_strength", "keep_speech")
+    for field in (*kept, "mirror"):
         if field != name:
             assert getattr(loaded, field) == getattr(USER, field), f"{field} lost because {name} was bad"
     assert store.message and "\n" not in store.message and name in store.message

@@ -24,6 +24,7 @@ def test_round_trip_keeps_every_value(tmp_path):
         filter_name="blur",
         strengths={"blur": 0.25, "neutralise": 0.75},
         regions=("mouth", "brows"),
+        region_strength={"brows": 0.35, "eyes": 0.0, "mouth": 0.8},
         keep_speech=True,
         keep_blinks=False,
         mirror=False,
@@ -35,6 +36,20 @@ def test_round_trip_keeps_every_value(tmp_path):
     again = SettingsStore(store.path).load()
     assert again == AppSettings(**{**settings.__dict__, "regions": ("brows", "mouth")})
     assert again.strength_for("blur") == 0.25 and again.strength_for("pixelate") == 1.0
+    assert json.loads(store.path.read_text())["region_strength"] == {"brows": 0.35, "eyes": 0.0, "mouth": 0.8}
+
+
+def test_region_strength_defaults_to_full_and_a_region_not_saved_stays_full(tmp_path):
+    assert AppSettings().region_strength == {"brows": 1.0, "eyes": 1.0, "mouth": 1.0}
+    assert AppSettings().region_strength is not AppSettings().region_strength  # no shared mutable default
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"region_strength": {"mouth": 0.4}}))  # e.g. written by hand
+    store = SettingsStore(path)
+    assert store.load().region_strength == {"brows": 1.0, "eyes": 1.0, "mouth": 0.4}
+    assert store.message is None
+    path.write_text('{"region_strength": {"brows": NaN, "mouth": 0.4}}')  # Python's json reads NaN
+    assert store.load().region_strength == AppSettings().region_strength
+    assert "region_strength" in store.message
 
 
 def test_save_is_atomic_and_leaves_no_temp_files(tmp_path, monkeypatch):
@@ -79,6 +94,7 @@ def test_each_invalid_value_falls_back_alone_and_is_named(tmp_path):
         "filter_name": "blur",
         "strengths": {"blur": 1.5},
         "regions": ["mouth", "nose"],
+        "region_strength": {"mouth": 1.2},
         "keep_speech": "yes",
         "mirror": False,
         "split": -0.1,
@@ -91,7 +107,8 @@ def test_each_invalid_value_falls_back_alone_and_is_named(tmp_path):
     settings = store.load()
     defaults = AppSettings()
     assert settings.height == 480 and settings.filter_name == "blur" and settings.mirror is False
-    for name in ("camera", "width", "fps", "strengths", "regions", "keep_speech", "split", "window_geometry"):
+    invalid = ("camera", "width", "fps", "strengths", "regions", "region_strength", "keep_speech", "split")
+    for name in (*invalid, "window_geometry"):
         assert getattr(settings, name) == getattr(defaults, name), name
         assert name in store.message
     assert settings.virtual_camera is False  # 1 is not a boolean
