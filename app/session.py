@@ -320,7 +320,12 @@ class Session:
         if name != NEUTRALISE:
             return {}
         s = self.settings
-        return {"regions": tuple(s.regions), "keep_speech": s.keep_speech, "keep_blinks": s.keep_blinks}
+        return {
+            "regions": tuple(s.regions),
+            "region_strength": dict(s.region_strength),
+            "keep_speech": s.keep_speech,
+            "keep_blinks": s.keep_blinks,
+        }
 
     def set_filter(self, name: str) -> None:
         from filters import filter_class
@@ -351,6 +356,15 @@ class Session:
         if unknown:
             raise ValueError(f"unknown region(s) {', '.join(sorted(unknown))}; choose from {', '.join(REGIONS)}")
         self._change("regions", tuple(r for r in REGIONS if r in regions))
+        self._update_neutraliser_options()
+
+    def set_region_strength(self, region: str, value: float) -> None:
+        """How strongly one region (brows, eyes, mouth) is neutralised, 0..1; it acts only while the region is on."""
+        if region not in REGIONS:
+            raise ValueError(f"unknown region {region!r}; choose from {', '.join(REGIONS)}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+            raise ValueError(f"the strength of {region} must be a number between 0 and 1, got {value!r}")
+        self._change("region_strength", {**self.settings.region_strength, region: float(value)})
         self._update_neutraliser_options()
 
     def set_keep_speech(self, keep: bool) -> None:

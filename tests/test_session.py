@@ -6,6 +6,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from app.session import Session
@@ -15,6 +16,8 @@ from app.sources.listing import list_cameras
 
 from .capture_backend import BACKEND_NAME, register
 from .conftest import MEDIA, MODEL
+from .helpers import read_frames
+from .pipeline_doubles import ListSource
 
 CLIP = MEDIA / "liveportrait_d0.mp4"
 
@@ -99,18 +102,25 @@ def test_choices_reach_the_running_engine_and_are_remembered(session):
     assert s.running and s.source_state.state == "open" and s.source_state.name == CLIP.name
     assert got_frame.wait(15)
 
+    s.set_region_strength("mouth", 0.5)  # remembered while another filter runs, used once the neutraliser is on
+    assert s.pipeline.settings.filter_options == {}
     s.set_filter("neutralise")
     s.set_strength(0.6)
     s.set_regions(["mouth", "brows"])
     s.set_keep_speech(True)
     settings = s.pipeline.settings
     assert settings.filter_name == "neutralise" and settings.strength == pytest.approx(0.6)
-    assert settings.filter_options == {"regions": ("brows", "mouth"), "keep_speech": True, "keep_blinks": True}
+    assert settings.filter_options == {
+        "regions": ("brows", "mouth"),
+        "region_strength": {"brows": 1.0, "eyes": 1.0, "mouth": 0.5},
+        "keep_speech": True,
+        "keep_blinks": True,
+    }
     assert s.settings.strengths == {"neutralise": 0.6} and s.settings.regions == ("brows", "mouth")
     s.set_filter("blur")
     assert s.pipeline.settings.strength == 1.0 and s.pipeline.settings.filter_options == {}
     assert wait(lambda: type(s.pipeline.filter).__name__ == "BlurFilter")
-    assert changes == ["filter_name", "strengths", "regions", "keep_speech", "filter_name"]
+    assert changes == ["region_strength", "filter_name", "strengths", "regions", "keep_speech", "filter_name"]
     assert saved and saved[-1] is s.settings
 
     with pytest.raises(ValueError):
@@ -166,3 +176,55 @@ def test_virtual_camera_on_and_off(session):
 def test_a_remembered_filter_that_no_longer_exists_falls_back():
     s = Session(AppSettings(filter_name="retired-filter"), model_path=MODEL)
     assert s.settings.filter_name == "neutralise"
+
+
+# d3's longest relaxed stretch, where the neutraliser's calibration succeeds (see tests/test_gui_calibration.py).
+RELAXED_CLIP, RELAXED_FRAMES = MEDIA / "liveportrait_d3.mp4", (179, 214)
+
+
+def test_region_strength_rebuilds_the_running_neutraliser_keeping_its_calibration_and_never_a_raw_frame(session):
+    first, last = RELAXED_FRAMES
+    relaxed = read_frames(RELAXED_CLIP, max_frames=last)[first:]
+    # The "camera" loops the relaxed excerpt (a camera device cannot exist here; everything else is real).
+    s = session(
+        AppSettings(camera="0", filter_name="neutralise"), open_source=lambda *_: ListSource(relaxed * 30, fps=30)
+    )
+    sent = []  # (state, output is bit-identical to the raw frame) of every frame the engine produced
+    s.events.frame.connect(lambda r: sent.append((r.status.state, np.array_equal(r.output, r.source_image))))
+    statuses, saved = [], []
+    s.events.status.connect(statuses.append)
+    s.events.changed.connect(lambda name, value: saved.append((name, value)))
+    s.start()
+    assert wait(lambda: s.calibration_ready and any(state == "face_found" for state, _ in sent))
+    s.start_calibration(seconds=2.0)
+    assert wait(lambda: s.reference_source == "calibrated"), s.calibration_message
+    calibrated, before = s.reference(), s.pipeline.filter
+    assert before.gains == {"brows": 1.0, "eyes": 1.0, "mouth": 1.0}
+
+    for value in (0.8, 0.5, 0.2):  # a slider being dragged: one change after another while frames flow
+        s.set_region_strength("mouth", value)
+        time.sleep(0.1)
+    s.set_region_strength("brows", 0.0)
+    wanted = {"brows": 0.0, "eyes": 1.0, "mouth": 0.2}
+    assert s.settings.region_strength == wanted and s.pipeline.settings.filter_options["region_strength"] == wanted
+    assert saved[-1] == ("region_strength", wanted)
+    assert wait(lambda: s.pipeline.filter.gains == wanted)
+    assert s.pipeline.filter is not before
+    count = len(sent)
+    assert wait(lambda: len(sent) >= count + 10)
+    # The person's calibrated neutral face was carried over to each rebuilt filter, not re-estimated.
+    assert s.reference_source == "calibrated" and s.reference() is calibrated
+    s.set_regions(["brows", "mouth"])  # a region switched off has no strength, whatever its slider says
+    assert wait(lambda: s.pipeline.filter.gains == {"brows": 0.0, "eyes": 0.0, "mouth": 0.2})
+    s.close()
+    # Fail closed through every change: only filtered or obscured frames, never the camera's picture.
+    assert len(sent) > 30 and not any(raw for _, raw in sent)
+    assert {state for state, _ in sent} <= {"face_found", "face_lost", "starting"}
+    assert not [status for status in statuses if status.state == "error"]
+
+    for region, value in (("nose", 0.5), ("brows", 1.5), ("brows", -0.1), ("eyes", float("nan")), ("eyes", "1")):
+        with pytest.raises(ValueError):
+            s.set_region_strength(region, value)
+    with pytest.raises(ValueError):
+        s.set_region_strength("eyes", True)
+    assert s.settings.region_strength == wanted
