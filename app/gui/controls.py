@@ -1,12 +1,16 @@
-"""Filter controls: the filter picker, the strength slider with its value, and the neutraliser's options."""
+"""Filter controls: the filter picker, the strength slider with its value, and the neutraliser's options (each
+region on or off with its own strength slider, keep speech, keep blinks, calibration)."""
 
 from __future__ import annotations
+
+from functools import partial
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -77,14 +81,22 @@ class FilterControls(QGroupBox):
 
         self.neutraliser_box = QGroupBox("Neutraliser")
         self.region_checks: dict[str, QCheckBox] = {}
-        regions_row = QHBoxLayout()
-        for region in REGIONS:
-            check = QCheckBox(REGION_LABELS[region])
-            check.setAccessibleName(f"Neutralise {REGION_LABELS[region].lower()}")
-            check.setToolTip(f"Hold your {REGION_LABELS[region].lower()} still at their neutral shape")
+        self.region_sliders: dict[str, QSlider] = {}
+        self.region_values: dict[str, QLabel] = {}
+        regions_grid = QGridLayout()  # each region: its on/off box, then how strongly it is neutralised
+        for row, region in enumerate(REGIONS):
+            label = REGION_LABELS[region]
+            check = QCheckBox(label)
+            check.setAccessibleName(f"Neutralise {label.lower()}")
+            check.setToolTip(f"Hold your {label.lower()} still at their neutral shape")
             check.toggled.connect(self._regions_toggled)
-            self.region_checks[region] = check
-            regions_row.addWidget(check)
+            slider, value, slider_row = strength_controls(f"{label} strength")
+            slider.setToolTip(f"{label}: how strongly the neutraliser acts here (0% leaves this part as it is)")
+            slider.valueChanged.connect(partial(self._region_strength_moved, region))
+            self.region_checks[region], self.region_sliders[region], self.region_values[region] = check, slider, value
+            regions_grid.addWidget(check, row, 0)
+            regions_grid.addLayout(slider_row, row, 1)
+        regions_grid.setColumnStretch(1, 1)
         self.keep_speech = QCheckBox("Keep speech")
         self.keep_speech.setToolTip("Let the mouth move when you talk, so lip movement matches your voice")
         self.keep_speech.setAccessibleName("Keep speech")
@@ -98,7 +110,7 @@ class FilterControls(QGroupBox):
         self.reference_label = QLabel()
         self.reference_label.setWordWrap(True)
         neutral_layout = QVBoxLayout(self.neutraliser_box)
-        neutral_layout.addLayout(regions_row)
+        neutral_layout.addLayout(regions_grid)
         toggles = QHBoxLayout()
         toggles.addWidget(self.keep_speech)
         toggles.addWidget(self.keep_blinks)
@@ -125,6 +137,7 @@ class FilterControls(QGroupBox):
             self.keep_speech,
             self.keep_blinks,
             *self.region_checks.values(),
+            *self.region_sliders.values(),
         ]
         blocked = [w.blockSignals(True) for w in widgets]
         index = self.filter_combo.findData(s.filter_name)
@@ -132,11 +145,15 @@ class FilterControls(QGroupBox):
         self.strength_slider.setValue(round(self.session.strength * 100))
         for region, check in self.region_checks.items():
             check.setChecked(region in s.regions)
+            self.region_sliders[region].setValue(round(s.region_strength[region] * 100))
         self.keep_speech.setChecked(s.keep_speech)
         self.keep_blinks.setChecked(s.keep_blinks)
         for widget, was in zip(widgets, blocked):
             widget.blockSignals(was)
         self.strength_value.setText(f"{self.strength_slider.value()}%")
+        for region, slider in self.region_sliders.items():
+            self.region_values[region].setText(f"{slider.value()}%")
+        self._enable_region_sliders()
         self.neutraliser_box.setVisible(s.filter_name == NEUTRALISE)
 
     def set_reference_text(self, text: str) -> None:
@@ -154,3 +171,14 @@ class FilterControls(QGroupBox):
 
     def _regions_toggled(self) -> None:
         self.session.set_regions([r for r, check in self.region_checks.items() if check.isChecked()])
+        self._enable_region_sliders()
+
+    def _region_strength_moved(self, region: str, value: int) -> None:
+        self.region_values[region].setText(f"{value}%")
+        self.session.set_region_strength(region, value / 100)
+
+    def _enable_region_sliders(self) -> None:
+        # A region that is off has no strength to set: its slider keeps its value for when it is on again.
+        for region, check in self.region_checks.items():
+            self.region_sliders[region].setEnabled(check.isChecked())
+            self.region_values[region].setEnabled(check.isChecked())
