@@ -17,7 +17,7 @@ from app.lab.metrics import (
     neutral_blendshapes,
     speech_kept,
 )
-from filters import Face, create_filter
+from filters import BLENDSHAPE_INDEX, Face, create_filter
 from filters.neutralise import NeutraliseFilter, reference_from_image
 from filters.neutralise.alignment import Similarity
 
@@ -26,6 +26,7 @@ from .helpers import tracked_clip
 
 SMILE = MEDIA / "liveportrait_d0.mp4"
 TALKING = MEDIA / "liveportrait_d10.mp4"
+FROWN = MEDIA / "liveportrait_d3.mp4"
 
 
 def _run(frames, faces, **options):
@@ -205,3 +206,27 @@ def test_reference_from_a_photo_or_a_saved_file_via_the_cli(smile_clip, tmp_path
     assert main([*args, "--model", str(MODEL), "--no-progress"]) == 0
     result = cv2.imread(str(out))
     assert result.shape == frames[40].shape and not np.array_equal(result, frames[40])
+
+
+def test_a_wink_is_opened_but_a_blink_is_kept():
+    """A wink (d3: the left eye screwed shut, the right open) is expression: the reference's eye covers it. A blink
+    (d10: both eyes shut for two frames) is not: it stays. Measured on the output by a fresh landmarker."""
+    wink_frames, wink_faces = tracked_clip(FROWN)
+    wink = list(range(8, 20, 2))
+    outputs, _ = _run(wink_frames[: wink[-1] + 1], wink_faces[: wink[-1] + 1], strength=1.0)
+    before = measure_blendshapes([wink_frames[i] for i in wink], MODEL)
+    after = measure_blendshapes([outputs[i] for i in wink], MODEL)
+    for name in ("eyeBlinkLeft", "eyeSquintLeft"):
+        k = BLENDSHAPE_INDEX[name]
+        assert before[:, k].mean() > 0.4, f"the clip's wink is no longer there ({name})"
+        assert after[:, k].mean() < 0.5 * before[:, k].mean(), name
+
+    blink_frames, blink_faces = tracked_clip(TALKING)
+    blink = [222, 224]
+    outputs, _ = _run(blink_frames[: blink[-1] + 1], blink_faces[: blink[-1] + 1], strength=1.0)
+    before = measure_blendshapes([blink_frames[i] for i in blink], MODEL)
+    after = measure_blendshapes([outputs[i] for i in blink], MODEL)
+    for name in ("eyeBlinkLeft", "eyeBlinkRight"):
+        k = BLENDSHAPE_INDEX[name]
+        assert before[:, k].min() > 0.5, f"the clip's blink is no longer there ({name})"
+        assert after[:, k].min() > 0.5, name
