@@ -67,9 +67,17 @@ def shows_live_video(image: np.ndarray | None) -> bool:
 
 
 @pytest.mark.xvfb
-def test_app_window_under_xvfb_shows_live_preview(tmp_path, artifacts_dir):
+@pytest.mark.parametrize(
+    ("settings", "screenshot"),
+    [
+        ({"filter_name": "blur"}, "gui_xvfb.png"),
+        # The neutraliser's own controls: regions, each with its strength, keep speech, keep blinks, calibration.
+        ({"filter_name": "neutralise", "region_strength": {"mouth": 0.5}}, "gui_xvfb_neutralise.png"),
+    ],
+)
+def test_app_window_under_xvfb_shows_live_preview(tmp_path, artifacts_dir, settings, screenshot):
     settings_path = tmp_path / "settings.json"
-    settings_path.write_text(json.dumps({"camera": str(CLIP), "filter_name": "blur", "mirror": True}))
+    settings_path.write_text(json.dumps({"camera": str(CLIP), "mirror": True, **settings}))
     server, display = start_xvfb()
     env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb", DEADPAN_MODEL=str(MODEL))
     env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
@@ -82,7 +90,7 @@ def test_app_window_under_xvfb_shows_live_preview(tmp_path, artifacts_dir):
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    out = artifacts_dir / "gui_xvfb.png"
+    out = artifacts_dir / screenshot
     out.unlink(missing_ok=True)
     grabber = subprocess.Popen(
         [sys.executable, "-c", GRABBER, str(out)], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
