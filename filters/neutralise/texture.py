@@ -39,7 +39,7 @@ MOUTH_AREA = _mouth_area()
 _inside = np.zeros(NUM_LANDMARKS + 64, bool)
 _inside[MOUTH_AREA] = True
 MOUTH_TRIANGLES = TRIANGLES[_inside[TRIANGLES].all(axis=1)]
-MASK_GROWTH = 1.15  # the blend mask is the outer lip line grown by this much about the mouth centre
+MASK_GROWTH = 1.3  # the blend mask is the outer lip line grown by this much about the mouth centre
 MIN_MOUTH_ALPHA = 0.02  # below this the reference mouth is not blended at all
 MOUTH_GAIN_LIMITS = (0.7, 1.3)  # Lab spread ratio, loosely: teeth and tongue raise the current mouth's spread
 
