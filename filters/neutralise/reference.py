@@ -26,6 +26,7 @@ from filters.neutralise.upper import UPPER_SCORES, upper_crop
 FORMAT_VERSION = 2  # 2 adds the brow band (upper_*); version 1 files still load (no band)
 READABLE_VERSIONS = (1, 2)
 MAX_LIP_GAP = 0.08  # inner lip gap / mouth width above which a mouth crop is not taken (lips parted)
+LIP_GAP_PENALTY = 10.0  # expressiveness a lip gap ratio of 1 costs when the mouth texture is chosen (0.05 -> 0.5)
 MOUTH_CROP_WIDTH = 128  # pixels: enough for a mouth at 720p, small enough to hold nothing else of the face
 RESTING_LIP_GAP = 0.02  # eye distances: inner lip gap of a relaxed mouth when no closed-lip frame was seen yet
 
@@ -117,6 +118,12 @@ def close_lips(shape: np.ndarray, resting_gap: float) -> np.ndarray:
     closed = shape.copy()
     closed[:, 1] -= excess * jaw_participation(shape)
     return closed
+
+
+def mouth_texture_score(expressiveness_score: float, landmarks: np.ndarray) -> float:
+    """How good a frame's mouth is as the neutral mouth texture (lower is better): calm, and lips closed rather than
+    just under :data:`MAX_LIP_GAP` (a slightly parted reference shows its teeth as a dark spot when pasted)."""
+    return expressiveness_score + LIP_GAP_PENALTY * lip_gap_ratio(landmarks[:, :2])
 
 
 def mouth_crop(frame: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -226,11 +233,12 @@ class AutoReference:
             floor = self._pool[0][0] + self.MARGIN
             self._pool = [item for item in self._pool[: self.KEEP] if item[0] <= floor]
             changed = True
-        if residual <= self.MAX_FIT_RESIDUAL and (self._mouth is None or score < self._mouth[0]):
+        lips_score = mouth_texture_score(score, face.landmarks)
+        if residual <= self.MAX_FIT_RESIDUAL and (self._mouth is None or lips_score < self._mouth[0]):
             # The texture comes from the calmest frame with closed lips, which need not be in the pool.
             crop = mouth_crop(frame, face.landmarks)
             if crop is not None:
-                self._mouth = (score, *crop)
+                self._mouth = (lips_score, *crop)
                 self._mouth_gap = max(0.0, inner_lip_gap(pose_free))
                 changed = True
         if residual <= self.MAX_FIT_RESIDUAL and self._band.offer(frame, face, turn_of(sim.rotation)):
@@ -284,10 +292,11 @@ class Calibration:
         self._band.offer(frame, face, turn_of(sim.rotation))
         score = expressiveness(face.blendshapes)
         self._shapes.append((score, pose_free))
-        if self._mouth is None or score < self._mouth[0]:
+        lips_score = mouth_texture_score(score, face.landmarks)
+        if self._mouth is None or lips_score < self._mouth[0]:
             crop = mouth_crop(frame, face.landmarks)
             if crop is not None:
-                self._mouth = (score, *crop)
+                self._mouth = (lips_score, *crop)
 
     def result(self) -> NeutralReference | None:
         """The calibrated reference, or None when too few relaxed frames were seen."""
