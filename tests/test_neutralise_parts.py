@@ -9,7 +9,7 @@ from filters.base import NUM_LANDMARKS
 from filters.neutralise import NeutralReference, reference_from_image
 from filters.neutralise.alignment import Similarity, fit_similarity, frontal_frame, to_pose_free
 from filters.neutralise.mesh import ANCHOR_SCALE, NUM_ANCHORS, TRIANGLES, anchors
-from filters.neutralise.reference import close_lips, inner_lip_gap
+from filters.neutralise.reference import MAX_LIP_GAP, close_lips, inner_lip_gap, mouth_texture_score
 from filters.neutralise.regions import (
     CHIN,
     FACE_OVAL,
@@ -19,7 +19,7 @@ from filters.neutralise.regions import (
     UPPER_LIP_INNER_MID,
     landmark_weights,
 )
-from filters.neutralise.texture import RELIGHT_EVERY, RELIGHT_TOLERANCE, RelitCrop, lab_stats
+from filters.neutralise.texture import RELIGHT_EVERY, RELIGHT_TOLERANCE, RelitCrop, lab_stats, lip_gap_ratio
 from filters.neutralise.warp import warp_region
 
 from .conftest import CLIPS
@@ -171,3 +171,14 @@ def test_a_relit_crop_follows_the_light_and_is_reused_while_it_holds():
     for _ in range(RELIGHT_EVERY - 1):
         relit.relit(light(0.0))
     assert relit.relit(lambda: None) is None  # too little to measure: nothing to blend
+
+
+def test_the_mouth_texture_prefers_closed_lips_over_calmer_but_parted_ones():
+    _, faces = tracked_clip(CLIPS[0])
+    closed = faces[0][0].landmarks.copy()
+    parted = closed.copy()
+    width = float(np.linalg.norm(closed[61, :2] - closed[291, :2]))
+    parted[LOWER_LIP, 1] += 0.06 * width  # still under MAX_LIP_GAP: a crop would be taken
+    assert lip_gap_ratio(parted[:, :2]) < MAX_LIP_GAP
+    # A parted mouth a little calmer by the scores still loses to the closed one.
+    assert mouth_texture_score(1.0, closed) < mouth_texture_score(0.7, parted)
