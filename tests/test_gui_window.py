@@ -46,12 +46,14 @@ def classify(recorder: Recorder, sent_key: bytes, candidates: dict[str, tuple[st
     """Which filter setting produced this sent frame: re-apply each candidate to the raw frame it came from
     (with the faces the engine used) and pick the nearest. ``None`` if the sent frame has no recorded source."""
     processed = recorder.processed_for(sent_key)
-    if processed is None or processed.raw is None or processed.state != "face_found":
+    # Read once: the recorder drops old entries' full frames from the engine's thread as new ones arrive.
+    raw = None if processed is None else processed.raw
+    if raw is None or processed.state != "face_found":
         return None
     sent = next(frame for k, frame in recorder.sent_full if k == sent_key)
     distances = {}
     for label, (name, strength) in candidates.items():
-        expected = create_filter(name, strength).apply(processed.raw.copy(), processed.faces)
+        expected = create_filter(name, strength).apply(raw.copy(), processed.faces)
         distances[label] = float(np.abs(expected.astype(np.int16) - sent).mean())
     return min(distances, key=distances.get)
 
