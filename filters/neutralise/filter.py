@@ -25,7 +25,7 @@ RESIDUAL_LIMIT = (0.05, 0.10)  # eye distances of skull misfit over which the fa
 MOUTH_GAP_FULL = 0.08  # eye distances of lip parting at which the reference mouth texture is fully blended in
 REFERENCE_EASE = 0.2  # per frame: how fast a changing auto reference is followed (no pops)
 BAND_EXCESS_FULL = 0.3  # brow/eye score above the reference's at which the reference's brow band fully replaces
-EYE_FILL = (0.1, 0.4)  # eye widening/squinting above the reference's over which its eye covers the current one
+EYE_FILL = (0.05, 0.25)  # eye widening/squinting above the reference's over which its eye covers the current one
 BAND_EASE = 0.35  # per frame: how fast the band's blend follows (blendshape noise must not flicker the texture)
 
 
