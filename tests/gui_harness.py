@@ -103,6 +103,25 @@ class Recorder:
         with self._lock:
             return self.by_output.get(sent_key)
 
+    def check_sent_since(self, start: int) -> int:
+        """Assert that every frame sent from index ``start`` on came out of the engine's filter path (obscured
+        unless a face was found), or is one of the engine's keep-alive repeats while the source stalled (the last
+        output obscured, never reported as a processed frame: it must then be near no raw face at all). Returns
+        how many keep-alive repeats there were (a busy machine makes the looping file source stall)."""
+        self.drain()
+        with self._lock:
+            raws = np.stack(self.raw_thumbs)
+        repeats = 0
+        for sent_key, sent_thumb, _at in self.sent[start:]:
+            processed = self.processed_for(sent_key)
+            if processed is None:
+                repeats += 1
+                nearest = float(face_region_diff(raws, sent_thumb).min())
+                assert nearest > 6, f"a sent frame the engine never produced is close to a raw frame ({nearest:.1f})"
+            elif processed.state != "face_found":
+                assert face_region_diff(processed.raw_thumb, sent_thumb) > 6
+        return repeats
+
     def leaks(self) -> list[tuple[int, float]]:
         """(index, distance) of every sent frame whose face region is as close to some raw frame as two raw
         frames of the clip are to each other: i.e. a raw face that reached the call."""

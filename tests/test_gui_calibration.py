@@ -6,7 +6,7 @@ import cv2
 from PySide6.QtCore import Qt
 
 from .conftest import MEDIA
-from .gui_harness import Recorder, face_region_diff, make_settings, make_window, start_window, wait_for_face
+from .gui_harness import Recorder, make_settings, make_window, start_window, wait_for_face
 from .helpers import read_frames
 
 # d3's longest relaxed stretch (frames 179-214: every expression score <= 0.35, the neutraliser's calibration
@@ -65,12 +65,7 @@ def test_calibration_completes_and_changes_the_reference(qtbot, tmp_path):
     assert dialog.redo_button.isEnabled() and dialog.clear_button.isEnabled()
 
     # Everything sent meanwhile came out of the engine's filter path or its obscuring fallback, never the camera.
-    recorder.drain()
-    for sent_key, sent_thumb, _at in recorder.sent[mark:]:
-        processed = recorder.processed_for(sent_key)
-        assert processed is not None, "a sent frame the engine never produced"
-        if processed.state != "face_found":
-            assert face_region_diff(processed.raw_thumb, sent_thumb) > 6
+    recorder.check_sent_since(mark)
 
     qtbot.mouseClick(dialog.clear_button, Qt.MouseButton.LeftButton)
     assert session.reference_source == "auto"

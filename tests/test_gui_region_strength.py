@@ -7,7 +7,7 @@ import json
 
 from PySide6.QtCore import Qt
 
-from .gui_harness import Recorder, face_region_diff, make_settings, make_window, start_window, wait_for_face
+from .gui_harness import Recorder, make_settings, make_window, start_window, wait_for_face
 
 FULL = {"brows": 1.0, "eyes": 1.0, "mouth": 1.0}
 
@@ -51,13 +51,8 @@ def test_region_sliders_drive_the_running_neutraliser_and_survive_a_restart(qtbo
     recorder.wait_sent(qtbot, 4)
 
     # Every frame sent meanwhile came out of the engine's filter or its obscuring fallback, never the camera.
-    recorder.drain()
+    recorder.check_sent_since(mark)
     assert len(recorder.sent) - mark >= 12
-    for sent_key, sent_thumb, _at in recorder.sent[mark:]:
-        processed = recorder.processed_for(sent_key)
-        assert processed is not None, "a sent frame the engine never produced"
-        if processed.state != "face_found":
-            assert face_region_diff(processed.raw_thumb, sent_thumb) > 6
     window.close()
 
     saved = {"brows": 0.9, "eyes": 0.0, "mouth": 0.4}
