@@ -61,6 +61,13 @@ def scaled_crop(
     return np.ascontiguousarray(crop), points.astype(np.float32)
 
 
+def _grown_lips(points: np.ndarray) -> np.ndarray:
+    """The blend mask's outline: the outer lip line of (N >= 478, 2+) points grown by MASK_GROWTH about its centre."""
+    outline = points[OUTER_LIPS, :2]
+    centre = outline.mean(axis=0)
+    return centre + MASK_GROWTH * (outline - centre)
+
+
 def lip_gap_ratio(points: np.ndarray) -> float:
     """Inner lip gap / mouth width of (N >= 478, 2) landmark positions (0 = closed lips)."""
     width = float(np.linalg.norm(points[MOUTH_CORNERS[0]] - points[MOUTH_CORNERS[1]]))
@@ -79,9 +86,7 @@ def blend_mouth(
     if alpha <= MIN_MOUTH_ALPHA:  # invisible: a relaxed mouth parts by a hair all the time
         return
     height, width = frame.shape[:2]
-    outline = target[OUTER_LIPS]
-    centre = outline.mean(axis=0)
-    outline = centre + MASK_GROWTH * (outline - centre)
+    outline = _grown_lips(target)
     pad = 0.15 * float(np.ptp(outline[:, 0]))
     x0 = max(int(np.floor(outline[:, 0].min() - pad)), 0)
     y0 = max(int(np.floor(outline[:, 1].min() - pad)), 0)
@@ -163,20 +168,31 @@ class RelitCrop:
         return lit
 
 
-_last_mouth: list[RelitCrop] = []  # the mouth of the reference used last (a reference is long-lived)
+class LastBuilt:
+    """What ``build(image, points)`` makes of a reference crop, kept for the crop used last (keyed by the crop
+    array's identity: a reference is long-lived, so one entry is enough). The entry is read into a local: another
+    filter instance (the compare view's thread) may replace it meanwhile."""
+
+    def __init__(self, build: Callable[[np.ndarray, np.ndarray], object]) -> None:
+        self._build = build
+        self._last: tuple[np.ndarray, object] | None = None
+
+    def __call__(self, image: np.ndarray, points: np.ndarray):
+        last = self._last
+        if last is None or last[0] is not image:
+            last = (image, self._build(image, points))
+            self._last = last
+        return last[1]
 
 
-def _mouth_source(image: np.ndarray, points: np.ndarray) -> RelitCrop:
-    cached = _last_mouth[0] if _last_mouth else None
-    if cached is None or cached.image is not image:
-        outline = points[OUTER_LIPS]
-        centre = outline.mean(axis=0)
-        mask = np.zeros(image.shape[:2], np.uint8)
-        cv2.fillPoly(mask, [np.round(centre + MASK_GROWTH * (outline - centre)).astype(np.int32)], 1)
-        # The current mouth holds what the reference does not (teeth, tongue): its spread only loosely guides.
-        cached = RelitCrop(image, mask, MOUTH_GAIN_LIMITS)
-        _last_mouth[:] = [cached]
-    return cached
+def _relit_mouth(image: np.ndarray, points: np.ndarray) -> RelitCrop:
+    mask = np.zeros(image.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(_grown_lips(points)).astype(np.int32)], 1)
+    # The current mouth holds what the reference does not (teeth, tongue): its spread only loosely guides.
+    return RelitCrop(image, mask, MOUTH_GAIN_LIMITS)
+
+
+_mouth_source = LastBuilt(_relit_mouth)
 
 
 def blend_into(region: np.ndarray, patch: np.ndarray, mask: np.ndarray) -> None:

@@ -20,7 +20,7 @@ from filters.base import BLENDSHAPE_INDEX, NUM_LANDMARKS
 from filters.neutralise.geometry import smoothstep
 from filters.neutralise.mesh import TRIANGLES
 from filters.neutralise.regions import EYELIDS
-from filters.neutralise.texture import RelitCrop, blend_into, lab_stats, scaled_crop
+from filters.neutralise.texture import LastBuilt, RelitCrop, blend_into, lab_stats, scaled_crop
 from filters.neutralise.warp import inverse_map
 
 UPPER_CROP_WIDTH = 160  # pixels: the brow band at 720p is ~300 px wide; half is plenty for wrinkles and brows
@@ -131,29 +131,17 @@ class _BandSource:
     ready for relighting with its Lab statistics over the band without the eye openings (once per reference crop)."""
 
     def __init__(self, image: np.ndarray, points: np.ndarray) -> None:
-        self.image = image
         self.triangles = band_triangles(points)
         self.vertices = np.unique(self.triangles)
         self.width = float(np.ptp(points[self.vertices, 0])) if len(self.vertices) else 0.0
         mask = np.zeros(image.shape[:2], np.uint8)
         cv2.fillPoly(mask, list(np.round(points[self.triangles, :2]).astype(np.int32)), 1)
         for ring in _EYE_RINGS:
-            contour = points[ring, :2]
-            centre = contour.mean(axis=0)
-            cv2.fillPoly(mask, [np.round(centre + HOLE_GROWTH[0] * (contour - centre)).astype(np.int32)], 0)
+            _cut_hole(mask, points[ring, :2], eye_hole(0.0, 0.0))  # the open eyes' own holes
         self.relit = RelitCrop(image, mask, GAIN_LIMITS)
 
 
-_last_source: list[_BandSource] = []  # the band of the reference used last (one entry: a reference is long-lived)
-
-
-def _band_source(image: np.ndarray, points: np.ndarray) -> _BandSource:
-    cached = _last_source[0] if _last_source else None
-    if cached is None or cached.image is not image:
-        # Kept in a local: another filter instance (the compare view's thread) may replace the shared entry.
-        cached = _BandSource(image, points)
-        _last_source[:] = [cached]
-    return cached
+_band_source = LastBuilt(_BandSource)
 
 
 def blend_upper(
