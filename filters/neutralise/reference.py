@@ -28,7 +28,7 @@ READABLE_VERSIONS = (1, 2)
 MAX_LIP_GAP = 0.08  # inner lip gap / mouth width above which a mouth crop is not taken (lips parted)
 LIP_GAP_PENALTY = 10.0  # expressiveness a lip gap ratio of 1 costs when the mouth texture is chosen (0.05 -> 0.5)
 MOUTH_CROP_WIDTH = 128  # pixels: enough for a mouth at 720p, small enough to hold nothing else of the face
-RESTING_LIP_GAP = 0.02  # eye distances: inner lip gap of a relaxed mouth when no closed-lip frame was seen yet
+RESTING_LIP_GAP = 0.02  # eye distances: the most an auto reference's lips stay apart (a relaxed mouth is closed)
 
 # Blendshapes that read as expression (blinks and gaze are not expression; the lab measures the same set).
 EXPRESSION_INDEX = np.array(
@@ -209,7 +209,8 @@ class AutoReference:
         self.template: np.ndarray | None = None
         self._pool: list[tuple[float, np.ndarray]] = []
         self._mouth: tuple[float, np.ndarray, np.ndarray] | None = None
-        self._mouth_gap = RESTING_LIP_GAP  # the inner lip gap of the frame the mouth crop came from
+        # How far the reference's lips may stay apart: the mouth crop frame's own gap, at most the resting gap.
+        self._lip_gap = RESTING_LIP_GAP
         self.reference: NeutralReference | None = None
         self.frames_seen = 0
         self._lowest: np.ndarray | None = None  # per blendshape, the lowest score seen (personal resting levels)
@@ -239,13 +240,13 @@ class AutoReference:
             crop = mouth_crop(frame, face.landmarks)
             if crop is not None:
                 self._mouth = (lips_score, *crop)
-                self._mouth_gap = max(0.0, inner_lip_gap(pose_free))
+                self._lip_gap = min(max(0.0, inner_lip_gap(pose_free)), RESTING_LIP_GAP)
                 changed = True
         if residual <= self.MAX_FIT_RESIDUAL and self._band.offer(frame, face, turn_of(sim.rotation)):
             changed = True
         if self.reference is None or changed:
             shapes = np.stack([shape for _, shape in self._pool]) if self._pool else pose_free[None]
-            median = close_lips(np.median(shapes, axis=0).astype(np.float32), min(self._mouth_gap, RESTING_LIP_GAP))
+            median = close_lips(np.median(shapes, axis=0).astype(np.float32), self._lip_gap)
             mouth = self._mouth[1:] if self._mouth is not None else (None, None)
             self.reference = NeutralReference(median, *mouth, *self._band.parts)
         return self.reference
