@@ -56,6 +56,7 @@ def _digest(path: Path) -> str:
 
 # (id, argv after "deadpan"): {clip} {out} {model} and bad_files keys in braces are filled in.
 PROCESS = ["process", "{clip}", "-o", "{out}", "--model", "{model}"]
+NEUTRALISE = [*PROCESS, "--filter", "neutralise"]
 CASES = {
     # wrong type / out of range, one per shared option
     "strength not a number": [*PROCESS, "--strength", "strong"],
@@ -70,18 +71,18 @@ CASES = {
     "on-face-lost unknown": [*PROCESS, "--on-face-lost", "sometimes"],
     "margin above 1": [*PROCESS, "--margin", "2"],
     "feather a word": [*PROCESS, "--feather", "soft"],
-    "regions empty": [*PROCESS, "--filter", "neutralise", "--regions", ","],
-    "regions unknown": [*PROCESS, "--filter", "neutralise", "--regions", "nose"],
-    "region-strength unknown region": [*PROCESS, "--filter", "neutralise", "--region-strength", "nose=0.5"],
-    "region-strength above 1": [*PROCESS, "--filter", "neutralise", "--region-strength", "brows=1.5"],
-    "region-strength negative": [*PROCESS, "--filter", "neutralise", "--region-strength", "mouth=-0.2"],
-    "region-strength no value": [*PROCESS, "--filter", "neutralise", "--region-strength", "brows"],
-    "region-strength not a number": [*PROCESS, "--filter", "neutralise", "--region-strength", "brows=half"],
-    "region-strength empty": [*PROCESS, "--filter", "neutralise", "--region-strength", ","],
-    "region-strength twice": [*PROCESS, "--filter", "neutralise", "--region-strength", "eyes=0.1,eyes=0.2"],
+    "regions empty": [*NEUTRALISE, "--regions", ","],
+    "regions unknown": [*NEUTRALISE, "--regions", "nose"],
+    "region-strength unknown region": [*NEUTRALISE, "--region-strength", "nose=0.5"],
+    "region-strength above 1": [*NEUTRALISE, "--region-strength", "brows=1.5"],
+    "region-strength negative": [*NEUTRALISE, "--region-strength", "mouth=-0.2"],
+    "region-strength no value": [*NEUTRALISE, "--region-strength", "brows"],
+    "region-strength not a number": [*NEUTRALISE, "--region-strength", "brows=half"],
+    "region-strength empty": [*NEUTRALISE, "--region-strength", ","],
+    "region-strength twice": [*NEUTRALISE, "--region-strength", "eyes=0.1,eyes=0.2"],
     "region-strength for another filter": [*PROCESS, "--filter", "pixelate", "--region-strength", "brows=0.5"],
-    "reference missing": [*PROCESS, "--filter", "neutralise", "--reference", "/nonexistent/ref.npz"],
-    "reference not a reference": [*PROCESS, "--filter", "neutralise", "--reference", "{text_png}"],
+    "reference missing": [*NEUTRALISE, "--reference", "/nonexistent/ref.npz"],
+    "reference not a reference": [*NEUTRALISE, "--reference", "{text_png}"],
     "option for another filter": [*PROCESS, "--filter", "blur", "--keep-speech"],
     "unknown option": [*PROCESS, "--sparkle"],
     # files
