@@ -21,7 +21,7 @@ from filters.neutralise.geometry import smoothstep
 from filters.neutralise.mesh import TRIANGLES
 from filters.neutralise.regions import EYELIDS
 from filters.neutralise.texture import LastBuilt, RelitCrop, blend_into, lab_stats, scaled_crop
-from filters.neutralise.warp import inverse_map
+from filters.neutralise.warp import covered_map
 
 UPPER_CROP_WIDTH = 160  # pixels: the brow band at 720p is ~300 px wide; half is plenty for wrinkles and brows
 BELOW_EYES = 0.22  # eye distances below the lower eyelids that the band reaches (crow's feet, lower-lid bulge)
@@ -42,7 +42,6 @@ _EYE_RINGS = (
     np.r_[33, EYELIDS[0:7], 133, EYELIDS[7:14][::-1]],
     np.r_[263, EYELIDS[14:21], 362, EYELIDS[21:28][::-1]],
 )
-_FAR = 1.0e5  # pixels: see blend_upper
 _MESH = TRIANGLES[(TRIANGLES < NUM_LANDMARKS).all(axis=1)]
 
 
@@ -172,13 +171,7 @@ def blend_upper(
     scale = float(np.clip(RENDER_OVERSAMPLE * band.width / max(float(np.ptp(corners[:, 0])), 1.0), 0.25, 1.0))
     size = (max(8, round((x1 - x0) * scale)), max(8, round((y1 - y0) * scale)))
     placed = (target[:NUM_LANDMARKS, :2] - np.array([x0, y0], np.float32)) * np.float32(scale)
-    # The map leaves pixels outside the band's triangles pointing at themselves (frame pixels), which mean
-    # nothing in the crop: the crop's points are shifted far out so covered pixels are told apart exactly (any
-    # blend with an uncovered grid node lands far below zero).
-    shifted = points + np.float32(_FAR)
-    maps = inverse_map(shifted, placed, band.triangles, (0, 0, *size), max(2, round(step * scale)))
-    maps -= np.float32(_FAR)
-    hard = ((maps[..., 0] > -1.0) & (maps[..., 1] > -1.0)).astype(np.uint8) * 255
+    maps, hard = covered_map(points, placed, band.triangles, (0, 0, *size), max(2, round(step * scale)))
     for ring, hole in zip(_EYE_RINGS, holes):
         _cut_hole(hard, placed[ring], hole)
     region = frame[y0:y1, x0:x1]

@@ -130,6 +130,25 @@ def inverse_map(
     return fine[step : step + y1 - y0, step : step + x1 - x0]
 
 
+_FAR = 1.0e5  # pixels: see covered_map
+
+
+def covered_map(
+    src: np.ndarray, dst: np.ndarray, triangles: np.ndarray, roi: tuple[int, int, int, int], step: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`inverse_map` for pasting a small source image (a reference crop) that only the triangles cover, plus
+    a uint8 mask (255) of the pixels whose map is wholly inside the triangles.
+
+    Outside the triangles the map points at the output pixel itself, which means nothing in a crop; and on the
+    coarse grid's last cells the bilinear upsampling mixes such a node with a covered one. The source points are
+    shifted far out first, so any pixel that touches an uncovered node lands far below zero and is told apart
+    exactly; pasting more than the mask shows the crop's border smeared in a staircase along the grid."""
+    maps = inverse_map(src + np.float32(_FAR), dst, triangles, roi, step)
+    maps -= np.float32(_FAR)
+    covered = ((maps[..., 0] > -1.0) & (maps[..., 1] > -1.0)).astype(np.uint8) * 255
+    return maps, covered
+
+
 def warp_region(
     image: np.ndarray,
     src: np.ndarray,
