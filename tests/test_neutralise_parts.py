@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -19,7 +20,15 @@ from filters.neutralise.regions import (
     UPPER_LIP_INNER_MID,
     landmark_weights,
 )
-from filters.neutralise.texture import RELIGHT_EVERY, RELIGHT_TOLERANCE, RelitCrop, lab_stats, lip_gap_ratio
+from filters.neutralise.texture import (
+    MOUTH_TRIANGLES,
+    RELIGHT_EVERY,
+    RELIGHT_TOLERANCE,
+    RelitCrop,
+    blend_mouth,
+    lab_stats,
+    lip_gap_ratio,
+)
 from filters.neutralise.warp import warp_region
 
 from .conftest import CLIPS
@@ -182,3 +191,23 @@ def test_the_mouth_texture_prefers_closed_lips_over_calmer_but_parted_ones():
     assert lip_gap_ratio(parted[:, :2]) < MAX_LIP_GAP
     # A parted mouth a little calmer by the scores still loses to the closed one.
     assert mouth_texture_score(1.0, closed) < mouth_texture_score(0.7, parted)
+
+
+@pytest.mark.parametrize("squeeze", [1.0, 0.4, 0.25])
+def test_the_pasted_mouth_stays_inside_the_triangles_it_was_mapped_to(squeeze):
+    # A jaw closed far by the warp squeezes the mesh under the lips. The feathered blend mask must still end
+    # inside the pasted triangles: past them the crop means nothing and showed as a staircase along the map grid.
+    frames, faces = tracked_clip(CLIPS[1])  # d10: wide lips, the mesh under them is thin
+    frame, face = frames[0], faces[0][0]
+    reference = reference_from_image(frame, face)
+    target = np.vstack([face.landmarks[:, :2], anchors(face.landmarks[:, :2])]).astype(np.float32)
+    lip_line = target[UPPER_LIP_INNER_MID, 1]
+    below = target[:, 1] > lip_line
+    target[below, 1] = lip_line + squeeze * (target[below, 1] - lip_line)
+    out = frame.copy()
+    blend_mouth(out, target, reference.mouth_image, reference.mouth_points, alpha=1.0, step=6)
+    changed = (out != frame).any(axis=2)
+    pasted = np.zeros(frame.shape[:2], np.uint8)
+    cv2.fillPoly(pasted, list(np.round(target[MOUTH_TRIANGLES]).astype(np.int32)), 1)
+    assert changed.sum() > 500  # the mouth really was pasted
+    assert not (changed & (pasted == 0)).any()

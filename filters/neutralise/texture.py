@@ -18,7 +18,7 @@ from filters.neutralise.regions import (
     TESSELATION_EDGES,
     UPPER_LIP_INNER_MID,
 )
-from filters.neutralise.warp import inverse_map
+from filters.neutralise.warp import covered_map
 
 OUTER_LIPS = np.array(
     [61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185], dtype=np.intp
@@ -28,7 +28,7 @@ OUTER_LIPS = np.array(
 def _mouth_area() -> np.ndarray:
     """The lips and two rings of mesh neighbours around them: the texture's triangles must cover the mask."""
     area = set(LIPS.tolist())
-    for _ in range(2):
+    for _ in range(3):
         area |= {int(b) for a, b in TESSELATION_EDGES if a in area} | {
             int(a) for a, b in TESSELATION_EDGES if b in area
         }
@@ -101,11 +101,22 @@ def blend_mouth(
     lit = _mouth_source(mouth_image, mouth_points).relit(lambda: lab_stats(region, mask > 0.5))
     if lit is None:
         return
-    maps = inverse_map(mouth_points, target[:NUM_LANDMARKS], MOUTH_TRIANGLES, (x0, y0, x1, y1), step)
+    maps, covered = covered_map(mouth_points, target[:NUM_LANDMARKS], MOUTH_TRIANGLES, (x0, y0, x1, y1), step)
     source = cv2.remap(lit, maps, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     feather = max(3, int(pad) | 1)
-    mask = cv2.GaussianBlur(mask, (feather, feather), 0) * float(min(alpha, 1.0))
+    mask = cv2.GaussianBlur(mask, (feather, feather), 0)
+    # A jaw closed far by the warp squeezes the mesh under the lips: the feathered mask can then reach past the
+    # pasted triangles, where the crop means nothing. The paste fades out inside them instead.
+    mask = np.minimum(mask, feather_inside(covered, feather // 2)) * float(min(alpha, 1.0))
     blend_into(region, source, mask)
+
+
+def feather_inside(covered: np.ndarray, radius: int) -> np.ndarray:
+    """float32 0..1 mask that is 1 well inside ``covered`` (uint8, 255 = covered) and falls to 0 at its edge over
+    about ``radius`` pixels, never outside it (what lies outside was never pasted, so it must not blend)."""
+    radius = max(1, int(radius))
+    soft = cv2.stackBlur(covered, (2 * radius + 1, 2 * radius + 1)).astype(np.float32) / 255.0
+    return np.clip(2.0 * soft - 1.0, 0.0, 1.0) * (covered > 0)
 
 
 def lab_stats(image: np.ndarray, where: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:

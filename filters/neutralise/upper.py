@@ -20,7 +20,7 @@ from filters.base import BLENDSHAPE_INDEX, NUM_LANDMARKS
 from filters.neutralise.geometry import smoothstep
 from filters.neutralise.mesh import TRIANGLES
 from filters.neutralise.regions import EYELIDS
-from filters.neutralise.texture import LastBuilt, RelitCrop, blend_into, lab_stats, scaled_crop
+from filters.neutralise.texture import LastBuilt, RelitCrop, blend_into, feather_inside, lab_stats, scaled_crop
 from filters.neutralise.warp import covered_map
 
 UPPER_CROP_WIDTH = 160  # pixels: the brow band at 720p is ~300 px wide; half is plenty for wrinkles and brows
@@ -182,12 +182,10 @@ def blend_upper(
         return
     source = cv2.remap(lit, maps, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     cv2.copyTo(small, cv2.bitwise_not(hard), source)  # uncovered pixels: the frame's own (nothing to bleed in)
-    # Feather INSIDE the covered area only (outside it the map means nothing): blur, then keep the inner half.
+    # Feathered inside the covered area only (outside it the map means nothing; notches of the band's lower edge
+    # can leave an uncovered node inside the blur's reach).
     eye_distance = float(np.linalg.norm(placed[33] - placed[263]))
-    radius = max(2, int(0.12 * eye_distance))
-    soft = cv2.stackBlur(hard, (2 * radius + 1, 2 * radius + 1)).astype(np.float32) / 255.0
-    # Notches of the band's lower edge can leave an uncovered node inside the blur's reach: never blend those.
-    mask = np.clip(2.0 * soft - 1.0, 0.0, 1.0) * (hard > 0) * float(min(alpha, 1.0))
+    mask = feather_inside(hard, max(2, int(0.12 * eye_distance))) * float(min(alpha, 1.0))
     full = (x1 - x0, y1 - y0)
     blend_into(
         region,
