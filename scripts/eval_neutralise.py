@@ -5,7 +5,12 @@ strength; the outputs are re-measured by a fresh IMAGE-mode Face Landmarker (``a
 the FER classifier. Prints leakage per clip and strength, face-found share, keep-speech numbers, the judge's
 confusion tables, and the cost per frame at 1280x720; saves image strips of hard frames under bench-out/.
 
-    .venv/bin/python scripts/eval_neutralise.py [--step 1] [--clips d0,d10] [--no-cost]
+``--baseline-reference`` adds one more run per clip whose reference is the metric's own baseline frame (the input
+frame with the lowest expression sum, as :func:`neutral_blendshapes` picks it) instead of the auto estimate: what
+leakage is left when the target face IS the baseline, i.e. how much is rendering and how much is the baseline frame
+not being a relaxed face (on some clips it has the mouth open or the brows drawn together).
+
+    .venv/bin/python scripts/eval_neutralise.py [--step 1] [--clips d0,d10] [--no-cost] [--baseline-reference]
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from app.lab.metrics import (  # noqa: E402
 )
 from app.tracking import FaceTracker  # noqa: E402
 from filters import BLENDSHAPE_INDEX, create_filter  # noqa: E402
-from filters.neutralise import basis  # noqa: E402
+from filters.neutralise import basis, reference_from_image  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 MODEL = SHARED / "models" / "face_landmarker.task"
@@ -88,7 +93,7 @@ def strip(frames_in, outputs_half, outputs_full, indices, reference_image, band_
     return np.vstack(rows)
 
 
-def evaluate_clip(path: Path, step: int, judge: ExpressionJudge) -> dict:
+def evaluate_clip(path: Path, step: int, judge: ExpressionJudge, baseline_reference: bool = False) -> dict:
     frames, faces = track(path)
     picked = list(range(0, len(frames), step))
     bs_in, faces_in = measure_faces([frames[i] for i in picked], MODEL)
@@ -114,6 +119,11 @@ def evaluate_clip(path: Path, step: int, judge: ExpressionJudge) -> dict:
             result["reference_image"] = filt.reference_image(0)
             reference = filt.reference(0)
             result["band_image"] = None if reference is None else reference.upper_image
+    if baseline_reference:
+        first = picked[int(np.nanargmin(residual_in))]  # the frame neutral_blendshapes takes as the baseline
+        baseline = reference_from_image(frames[first], faces[first][0])
+        out, _ = run_filter(frames, faces, strength=1.0, reference=baseline)
+        result["baseline_leak"] = leakage_ratio(bs_in, measure_faces([out[i] for i in picked], MODEL)[0], neutral)
     # Keep speech (on every clip; the target is on the talking clip).
     out, _ = run_filter(frames, faces, strength=1.0, keep_speech=True)
     bs_out = measure_faces([out[i] for i in picked], MODEL)[0]
@@ -177,6 +187,11 @@ def main() -> int:
     parser.add_argument("--clips", default="", help="comma-separated name parts, e.g. d0,d10 (default: all)")
     parser.add_argument("--no-cost", action="store_true")
     parser.add_argument(
+        "--baseline-reference",
+        action="store_true",
+        help="also run strength 1 with the metric's baseline frame as the reference (see above)",
+    )
+    parser.add_argument(
         "--held-out-basis",
         action="store_true",
         help="evaluate each clip with an expression basis fitted WITHOUT that clip (honest numbers for new people)",
@@ -193,11 +208,13 @@ def main() -> int:
         if clip.name in held_out:
             basis.BASIS_PATH = held_out[clip.name]
             basis._load.cache_clear()
-        r = evaluate_clip(clip, args.step, judge)
+        r = evaluate_clip(clip, args.step, judge, args.baseline_reference)
         results.append(r)
         leaks = "  ".join(f"s{s:.2f}={r[s]['leak']:.3f}" for s in STRENGTHS)
         print(f"{r['clip']}: frames {r['frames']} identity@0 {r['identity']} found@1 {r[1.0]['found']:.3f}  {leaks}")
         print("   families@1: " + "  ".join(f"{k}={v:.2f}" for k, v in r[1.0]["families"].items()))
+        if "baseline_leak" in r:
+            print(f"   with the baseline frame as the reference: leakage @1 {r['baseline_leak']:.3f}")
         sp = r["speech"]
         print(
             f"   keep-speech: jawOpen corr {sp['jaw_corr']:.3f}; families "
@@ -206,6 +223,9 @@ def main() -> int:
         print("   judge (rows input, cols output @1):\n" + format_confusion(r["confusion"], LABELS))
     at_one = [r[1.0]["leak"] for r in results]
     print(f"median leakage @1: {np.nanmedian(at_one):.3f}  max {np.nanmax(at_one):.3f}")
+    if args.baseline_reference:
+        floor = [r["baseline_leak"] for r in results]
+        print(f"  baseline frame as the reference: median {np.nanmedian(floor):.3f}  max {np.nanmax(floor):.3f}")
     happy, surprise, neutral = LABELS.index("happy"), LABELS.index("surprise"), LABELS.index("neutral")
     total = sum(r["confusion"] for r in results)
     rows = total[[happy, surprise]]
