@@ -20,6 +20,7 @@ from app.lab.metrics import (
 from filters import BLENDSHAPE_INDEX, Face, create_filter
 from filters.neutralise import NeutraliseFilter, reference_from_image
 from filters.neutralise.alignment import Similarity
+from filters.neutralise.reference import MOUTH_CROP_WIDTH
 
 from .conftest import MEDIA, MODEL
 from .helpers import tracked_clip
@@ -144,7 +145,7 @@ def test_calibration_api_and_reference_sources(smile_clip, tmp_path):
     assert filt.calibration_progress is None
     assert filt.reference_source == "calibrated", filt.calibration_message
     crop = filt.reference_image(0)
-    assert crop is not None and crop.ndim == 3 and crop.shape[1] <= 128
+    assert crop is not None and crop.ndim == 3 and crop.shape[1] <= MOUTH_CROP_WIDTH
     path = tmp_path / "me.npz"
     filt.save_reference(path)
     from_file = NeutraliseFilter(reference=path)

@@ -10,7 +10,13 @@ from filters.base import NUM_LANDMARKS
 from filters.neutralise import NeutralReference, reference_from_image
 from filters.neutralise.alignment import Similarity, fit_similarity, frontal_frame, to_pose_free
 from filters.neutralise.mesh import ANCHOR_SCALE, NUM_ANCHORS, TRIANGLES, anchors
-from filters.neutralise.reference import MAX_LIP_GAP, close_lips, inner_lip_gap, mouth_texture_score
+from filters.neutralise.reference import (
+    MAX_LIP_GAP,
+    MOUTH_CROP_WIDTH,
+    close_lips,
+    inner_lip_gap,
+    mouth_texture_score,
+)
 from filters.neutralise.regions import (
     CHIN,
     FACE_OVAL,
@@ -113,7 +119,7 @@ def test_region_weights_partition_the_face():
 def test_reference_file_round_trip_is_small_and_atomic(tmp_path):
     frames, faces = tracked_clip(CLIPS[0])
     reference = reference_from_image(frames[0], faces[0][0])
-    assert reference.mouth_image is not None and reference.mouth_image.shape[1] <= 128
+    assert reference.mouth_image is not None and reference.mouth_image.shape[1] <= MOUTH_CROP_WIDTH
     path = tmp_path / "profile" / "neutral.npz"
     reference.save(path)
     assert [p.name for p in path.parent.iterdir()] == ["neutral.npz"]  # no temporary file left behind

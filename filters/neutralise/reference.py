@@ -27,7 +27,7 @@ FORMAT_VERSION = 2  # 2 adds the brow band (upper_*); version 1 files still load
 READABLE_VERSIONS = (1, 2)
 MAX_LIP_GAP = 0.08  # inner lip gap / mouth width above which a mouth crop is not taken (lips parted)
 LIP_GAP_PENALTY = 10.0  # expressiveness a lip gap ratio of 1 costs when the mouth texture is chosen (0.05 -> 0.5)
-MOUTH_CROP_WIDTH = 128  # pixels: enough for a mouth at 720p, small enough to hold nothing else of the face
+MOUTH_CROP_WIDTH = 144  # pixels: enough for a mouth at 720p, small enough to hold nothing else of the face
 RESTING_LIP_GAP = 0.02  # eye distances: the most an auto reference's lips stay apart (a relaxed mouth is closed)
 
 # Blendshapes that read as expression (blinks and gaze are not expression; the lab measures the same set).
@@ -133,7 +133,7 @@ def mouth_crop(frame: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np
         return None  # parted lips would paste teeth or tongue back in: only a closed mouth is worth keeping
     lips = landmarks[LIPS, :2]
     lo, hi = lips.min(axis=0), lips.max(axis=0)
-    margin = 0.45 * (hi - lo)[0]
+    margin = 0.6 * (hi - lo)[0]  # the grown blend mask and its feather (texture.MASK_GROWTH) stay inside
     x0, y0 = np.floor(lo - margin).astype(int)
     x1, y1 = np.ceil(hi + margin).astype(int)
     return scaled_crop(frame, landmarks, (x0, y0, x1, y1), MOUTH_CROP_WIDTH)
