@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
 
-from filters.base import NUM_LANDMARKS
+from filters.base import BLENDSHAPE_INDEX, NUM_LANDMARKS
 from filters.neutralise import NeutralReference, reference_from_image
 from filters.neutralise.alignment import Similarity, fit_similarity, frontal_frame, to_pose_free
 from filters.neutralise.mesh import ANCHOR_SCALE, NUM_ANCHORS, TRIANGLES, anchors
 from filters.neutralise.reference import (
     MAX_LIP_GAP,
     MOUTH_CROP_WIDTH,
+    AutoReference,
     close_lips,
     inner_lip_gap,
     mouth_texture_score,
 )
 from filters.neutralise.regions import (
     CHIN,
+    EYELIDS,
     FACE_OVAL,
     FOREHEAD_TOP,
     LOWER_LIP,
@@ -217,3 +221,31 @@ def test_the_pasted_mouth_stays_inside_the_triangles_it_was_mapped_to(squeeze):
     cv2.fillPoly(pasted, list(np.round(target[MOUTH_TRIANGLES]).astype(np.int32)), 1)
     assert changed.sum() > 500  # the mouth really was pasted
     assert not (changed & (pasted == 0)).any()
+
+
+def test_the_auto_reference_prefers_eyes_looking_ahead_to_a_calmer_frame_looking_down():
+    # The calmest frames by expression alone often look down, with lowered lids: a reference made of them makes
+    # every output look sleepy or sad. Gaze and closing lids count against a frame joining the reference.
+    frames, faces = tracked_clip(CLIPS[0])
+    frame, face = frames[0], faces[0][0]
+    upper_lids = EYELIDS[np.r_[0:7, 14:21]]
+    lower_lids = EYELIDS[np.r_[7:14, 21:28]]
+    looking_down = face.landmarks.copy()
+    opening = float((face.landmarks[lower_lids, 1] - face.landmarks[upper_lids, 1]).mean())
+    looking_down[upper_lids, 1] += 0.4 * opening
+    down_scores = face.blendshapes.copy()
+    down_scores[[BLENDSHAPE_INDEX["eyeLookDownLeft"], BLENDSHAPE_INDEX["eyeLookDownRight"]]] += 0.3
+    ahead_scores = face.blendshapes.copy()
+    ahead_scores[BLENDSHAPE_INDEX["mouthPressLeft"]] += 0.2  # a little less calm by expression alone
+
+    auto = AutoReference()
+    auto.update(frame, dataclasses.replace(face, landmarks=looking_down, blendshapes=down_scores))
+    reference = auto.update(frame, dataclasses.replace(face, blendshapes=ahead_scores))
+
+    def lid_opening(shape):
+        return float((shape[lower_lids, 1] - shape[upper_lids, 1]).mean())
+
+    ahead = lid_opening(frontal_frame(face.landmarks).apply(face.landmarks))
+    lowered = lid_opening(frontal_frame(looking_down).apply(looking_down))
+    assert lowered < 0.8 * ahead
+    assert abs(lid_opening(reference.landmarks) - ahead) < 0.1 * (ahead - lowered)
