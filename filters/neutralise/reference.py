@@ -27,7 +27,7 @@ FORMAT_VERSION = 2  # 2 adds the brow band (upper_*); version 1 files still load
 READABLE_VERSIONS = (1, 2)
 MAX_LIP_GAP = 0.08  # inner lip gap / mouth width above which a mouth crop is not taken (lips parted)
 LIP_GAP_PENALTY = 10.0  # expressiveness a lip gap ratio of 1 costs when the mouth texture is chosen (0.05 -> 0.5)
-MOUTH_CROP_WIDTH = 144  # pixels: enough for a mouth at 720p, small enough to hold nothing else of the face
+MOUTH_CROP_WIDTH = 144  # pixels: the lips and the skin around them at 720p; nothing else of the face
 RESTING_LIP_GAP = 0.02  # eye distances: the most an auto reference's lips stay apart (a relaxed mouth is closed)
 
 # Blendshapes that read as expression (blinks and gaze are not expression; the lab measures the same set).
@@ -204,8 +204,8 @@ class AutoReference:
 
     KEEP = 9  # frames in the median: robust to a few odd ones, quick to settle
     # How much gaze away and closing lids count against a pool frame, per unit of score (held-out eval: d6 leakage
-    # 0.31 -> 0.26, brows 0.39 -> 0.23; judge 278 -> 290 of 343 happy/surprise frames called neutral at weight 2,
-    # 276 at weight 1).
+    # 0.31 -> 0.26, brows 0.39 -> 0.23; weight 1 did as well on leakage, but the judge called 14 fewer of the
+    # happy/surprise frames neutral).
     GAZE_BLINK_WEIGHT = 2.0
     MARGIN = 0.25  # a frame joins only if within this much expressiveness of the calmest frame seen
     MAX_FIT_RESIDUAL = 0.04  # eye distances: frames whose skull fit is worse (extreme pose, bad track) are ignored
