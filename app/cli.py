@@ -172,6 +172,21 @@ def open_live_output(args: argparse.Namespace):
     return VideoFileSink(path)
 
 
+def _stop_handler(stop: threading.Event):
+    """Ctrl-C or SIGTERM asks the live loop to stop; a second Ctrl-C interrupts at once.
+
+    Not a KeyboardInterrupt: raised inside ``Thread.join`` (Python 3.11), it can mark a still-running pipeline thread
+    as finished, and the shutdown then closes the tracker and the output under that thread (the likely cause of one
+    CI run hanging on Ctrl-C)."""
+
+    def handle(signum, _frame) -> None:
+        stop.set()
+        if signum == signal.SIGINT:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    return handle
+
+
 def run_live(args: argparse.Namespace) -> int:
     from app.model_store import ModelError
     from app.pipeline import Pipeline
@@ -215,19 +230,20 @@ def run_live(args: argparse.Namespace) -> int:
     pipeline.events.stats.connect(on_stats)
     pipeline.events.frame.connect(on_first_frame)
     stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    previous = {sig: signal.signal(sig, _stop_handler(stop)) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         pipeline.start()
-        first_frame.wait(15.0)
+        opening_ends = time.monotonic() + 15.0
+        while not stop.is_set() and not first_frame.wait(0.1) and time.monotonic() < opening_ends:
+            pass
         if pipeline.sink_errors:  # the output cannot open at all: say why instead of retrying forever
             quiet()
             pipeline.stop()
             return fail(pipeline.sink_errors[0], 1)
-        print(f"\r\033[Kdeadpan: sending to {sink.device} (Ctrl-C stops)", file=sys.stderr, flush=True)
+        if not stop.is_set():
+            print(f"\r\033[Kdeadpan: sending to {sink.device} (Ctrl-C stops)", file=sys.stderr, flush=True)
         while not stop.is_set() and not pipeline.wait(0.2):
             pass
-    except KeyboardInterrupt:
-        pass
     except SourceError as exc:  # the camera or file given cannot be read: a wrong value, like a bad option
         quiet()
         return fail(str(exc))
@@ -235,9 +251,10 @@ def run_live(args: argparse.Namespace) -> int:
         quiet()
         return fail(str(exc), 1)
     finally:
-        signal.signal(signal.SIGTERM, previous)
         pipeline.events.stats.disconnect(on_stats)
         pipeline.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     print(f"\r\033[Kdeadpan: stopped. {pipeline.stats().line()}", file=sys.stderr, flush=True)
     return 0
 

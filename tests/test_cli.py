@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import cv2
@@ -182,6 +183,29 @@ def test_run_records_a_looping_file_and_stops_cleanly_on_ctrl_c(tmp_path):
     assert "stopped" in text and "p95" in text
     written = read_frames(out)
     assert len(written) > 25 and written[0].shape == (512, 512, 3)
+
+
+def test_ctrl_c_asks_the_live_loop_to_stop_without_breaking_a_thread_join():
+    # A KeyboardInterrupt raised inside Thread.join marks a still-running thread as finished (Python 3.11), and the
+    # shutdown would then close the tracker and the output under it. The live loop's handler only sets a flag.
+    stop = threading.Event()
+    release = threading.Event()
+    worker = threading.Thread(target=release.wait, daemon=True)
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        signal.signal(signal.SIGINT, cli._stop_handler(stop))
+        worker.start()
+        threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT)).start()
+        worker.join(1.0)  # the signal arrives while this waits
+        assert stop.is_set() and worker.is_alive()
+        with pytest.raises(KeyboardInterrupt):  # a second Ctrl-C interrupts at once
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1.0)
+    finally:
+        signal.signal(signal.SIGINT, before)
+        release.set()
+        worker.join(1.0)
+    assert not worker.is_alive()
 
 
 class BrokenDriver:
