@@ -9,6 +9,7 @@ lab's heavy imports never slow down ``run``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import logging
@@ -172,19 +173,29 @@ def open_live_output(args: argparse.Namespace):
     return VideoFileSink(path)
 
 
-def _stop_handler(stop: threading.Event):
-    """Ctrl-C or SIGTERM asks the live loop to stop; a second Ctrl-C interrupts at once.
+@contextlib.contextmanager
+def _stop_on_signals(stop: threading.Event, signals: Sequence[int] = (signal.SIGINT,)):
+    """While inside: Ctrl-C (and the other ``signals``) set ``stop``; a second Ctrl-C interrupts at once.
 
-    Not a KeyboardInterrupt: raised inside ``Thread.join`` (Python 3.11), it can mark a still-running pipeline thread
-    as finished, and the shutdown then closes the tracker and the output under that thread (the likely cause of one
-    CI run hanging on Ctrl-C)."""
+    Not a KeyboardInterrupt at any moment: raised inside ``Thread.join`` (Python 3.11), it can mark a still-running
+    pipeline thread as finished, and the shutdown then closes the tracker and the output under that thread (the
+    likely cause of one CI run hanging on Ctrl-C). The loops check ``stop`` between frames instead. Handlers can
+    only be set from the main thread; elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
 
     def handle(signum, _frame) -> None:
         stop.set()
         if signum == signal.SIGINT:
             signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    return handle
+    previous = {sig: signal.signal(sig, handle) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def run_live(args: argparse.Namespace) -> int:
@@ -230,31 +241,29 @@ def run_live(args: argparse.Namespace) -> int:
     pipeline.events.stats.connect(on_stats)
     pipeline.events.frame.connect(on_first_frame)
     stop = threading.Event()
-    previous = {sig: signal.signal(sig, _stop_handler(stop)) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        pipeline.start()
-        opening_ends = time.monotonic() + 15.0
-        while not stop.is_set() and not first_frame.wait(0.1) and time.monotonic() < opening_ends:
-            pass
-        if pipeline.sink_errors:  # the output cannot open at all: say why instead of retrying forever
+    with _stop_on_signals(stop, (signal.SIGINT, signal.SIGTERM)):
+        try:
+            pipeline.start()
+            opening_ends = time.monotonic() + 15.0
+            while not stop.is_set() and not first_frame.wait(0.1) and time.monotonic() < opening_ends:
+                pass
+            if pipeline.sink_errors:  # the output cannot open at all: say why instead of retrying forever
+                quiet()
+                pipeline.stop()
+                return fail(pipeline.sink_errors[0], 1)
+            if not stop.is_set():
+                print(f"\r\033[Kdeadpan: sending to {sink.device} (Ctrl-C stops)", file=sys.stderr, flush=True)
+            while not stop.is_set() and not pipeline.wait(0.2):
+                pass
+        except SourceError as exc:  # the camera or file given cannot be read: a wrong value, like a bad option
             quiet()
+            return fail(str(exc))
+        except SinkError as exc:
+            quiet()
+            return fail(str(exc), 1)
+        finally:
+            pipeline.events.stats.disconnect(on_stats)
             pipeline.stop()
-            return fail(pipeline.sink_errors[0], 1)
-        if not stop.is_set():
-            print(f"\r\033[Kdeadpan: sending to {sink.device} (Ctrl-C stops)", file=sys.stderr, flush=True)
-        while not stop.is_set() and not pipeline.wait(0.2):
-            pass
-    except SourceError as exc:  # the camera or file given cannot be read: a wrong value, like a bad option
-        quiet()
-        return fail(str(exc))
-    except SinkError as exc:
-        quiet()
-        return fail(str(exc), 1)
-    finally:
-        pipeline.events.stats.disconnect(on_stats)
-        pipeline.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     print(f"\r\033[Kdeadpan: stopped. {pipeline.stats().line()}", file=sys.stderr, flush=True)
     return 0
 
@@ -286,26 +295,28 @@ def run_process(args: argparse.Namespace) -> int:
     from app.sources import SourceError
 
     bar = None if args.no_progress else ProgressBar("processing")
-    try:
-        model = resolve_model_path(args)
-        if is_image_path(args.input):
-            report = process_image(args.input, args.output, settings, model_path=model)
-        else:
-            report = process_video(args.input, args.output, settings, model_path=model, progress=bar)
-    except KeyboardInterrupt:
-        if bar is not None:
-            bar.end_line()
-        return fail("interrupted; nothing written", 130)
-    except ModelError as exc:
-        return fail(str(exc), 2 if args.model else 1)  # a --model that is not a model is a wrong value
-    except (SourceError, ValueError) as exc:  # the input file or an option value is unusable
-        if bar is not None:
-            bar.end_line()
-        return fail(str(exc))
-    except (SinkError, OSError) as exc:
-        if bar is not None:
-            bar.end_line()
-        return fail(str(exc), 1)
+    cancel = threading.Event()  # Ctrl-C: the frame loop stops between frames
+    with _stop_on_signals(cancel):
+        try:
+            model = resolve_model_path(args)
+            if is_image_path(args.input):
+                report = process_image(args.input, args.output, settings, model_path=model)
+            else:
+                report = process_video(args.input, args.output, settings, model_path=model, progress=bar, cancel=cancel)
+        except KeyboardInterrupt:
+            if bar is not None:
+                bar.end_line()
+            return fail("interrupted; nothing written", 130)
+        except ModelError as exc:
+            return fail(str(exc), 2 if args.model else 1)  # a --model that is not a model is a wrong value
+        except (SourceError, ValueError) as exc:  # the input file or an option value is unusable
+            if bar is not None:
+                bar.end_line()
+            return fail(str(exc))
+        except (SinkError, OSError) as exc:
+            if bar is not None:
+                bar.end_line()
+            return fail(str(exc), 1)
     if bar is not None:
         bar.finish(report.frames, report.frames)
     if args.stats is not None:

@@ -185,27 +185,49 @@ def test_run_records_a_looping_file_and_stops_cleanly_on_ctrl_c(tmp_path):
     assert len(written) > 25 and written[0].shape == (512, 512, 3)
 
 
-def test_ctrl_c_asks_the_live_loop_to_stop_without_breaking_a_thread_join():
+def test_ctrl_c_asks_the_loop_to_stop_without_breaking_a_thread_join():
     # A KeyboardInterrupt raised inside Thread.join marks a still-running thread as finished (Python 3.11), and the
-    # shutdown would then close the tracker and the output under it. The live loop's handler only sets a flag.
+    # shutdown would then close the tracker and the output under it. Inside the loops Ctrl-C only sets a flag.
     stop = threading.Event()
     release = threading.Event()
     worker = threading.Thread(target=release.wait, daemon=True)
     before = signal.getsignal(signal.SIGINT)
     try:
-        signal.signal(signal.SIGINT, cli._stop_handler(stop))
-        worker.start()
-        threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT)).start()
-        worker.join(1.0)  # the signal arrives while this waits
-        assert stop.is_set() and worker.is_alive()
-        with pytest.raises(KeyboardInterrupt):  # a second Ctrl-C interrupts at once
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(1.0)
+        with cli._stop_on_signals(stop):
+            worker.start()
+            threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT)).start()
+            worker.join(1.0)  # the signal arrives while this waits
+            assert stop.is_set() and worker.is_alive()
+            with pytest.raises(KeyboardInterrupt):  # a second Ctrl-C interrupts at once
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(1.0)
+        assert signal.getsignal(signal.SIGINT) is before  # put back on the way out
     finally:
         signal.signal(signal.SIGINT, before)
         release.set()
         worker.join(1.0)
     assert not worker.is_alive()
+
+
+def test_process_stops_on_ctrl_c_and_leaves_nothing_behind(tmp_path):
+    out = tmp_path / "out.mp4"
+    env = dict(os.environ, DEADPAN_MODEL=str(MODEL))
+    command = [sys.executable, "-m", "app.cli", "process", str(CLIPS[4]), "-o", str(out), "--filter", "neutralise"]
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        seen = ""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "processing" not in seen:  # the progress bar: frames are flowing
+            seen += proc.stderr.read(1)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        rest = proc.communicate(timeout=30)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, (seen + rest)[-2000:]
+    assert "interrupted; nothing written" in rest and "Traceback" not in rest
+    assert list(tmp_path.iterdir()) == []  # no output, no partial file
 
 
 class BrokenDriver:
