@@ -158,27 +158,32 @@ def test_bench_is_offered_by_the_lab_without_slowing_other_commands(capsys):
     assert "bench" in cli.build_parser("run").format_help()
 
 
-def test_run_records_a_looping_file_and_stops_cleanly_on_ctrl_c(tmp_path):
-    out = tmp_path / "live.mp4"
+def _ctrl_c_once_flowing(arguments: list[str], flowing: str, settle_s: float) -> tuple[int, str]:
+    """Run ``deadpan ARGUMENTS``, wait until stderr shows ``flowing``, wait ``settle_s`` more, press Ctrl-C;
+    (exit status, all of stderr)."""
     env = dict(os.environ, DEADPAN_MODEL=str(MODEL))
-    command = [sys.executable, "-m", "app.cli", "run", "--input", str(D0), "--loop", "--output", str(out)]
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", *arguments], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
+    )
     try:
+        seen = ""
         deadline = time.monotonic() + 60
-        lines = []
-        while time.monotonic() < deadline:  # wait until statistics show frames flowing
-            line = proc.stderr.readline()
-            lines.append(line)
-            if " fps | latency" in line:
-                break
-        time.sleep(1.5)
+        while time.monotonic() < deadline and flowing not in seen and proc.poll() is None:
+            seen += proc.stderr.read(1)
+        time.sleep(settle_s)
         proc.send_signal(signal.SIGINT)
         rest = proc.communicate(timeout=30)[1]
     finally:
         if proc.poll() is None:
             proc.kill()
-    text = "".join(lines) + rest
-    assert proc.returncode == 0, text[-2000:]
+    return proc.returncode, seen + rest
+
+
+def test_run_records_a_looping_file_and_stops_cleanly_on_ctrl_c(tmp_path):
+    out = tmp_path / "live.mp4"
+    arguments = ["run", "--input", str(D0), "--loop", "--output", str(out)]
+    status, text = _ctrl_c_once_flowing(arguments, " fps | latency", 1.5)
+    assert status == 0, text[-2000:]
     assert "Traceback" not in text
     assert "stopped" in text and "p95" in text
     written = read_frames(out)
@@ -211,22 +216,10 @@ def test_ctrl_c_asks_the_loop_to_stop_without_breaking_a_thread_join():
 
 def test_process_stops_on_ctrl_c_and_leaves_nothing_behind(tmp_path):
     out = tmp_path / "out.mp4"
-    env = dict(os.environ, DEADPAN_MODEL=str(MODEL))
-    command = [sys.executable, "-m", "app.cli", "process", str(CLIPS[4]), "-o", str(out), "--filter", "neutralise"]
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
-    try:
-        seen = ""
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and "processing" not in seen:  # the progress bar: frames are flowing
-            seen += proc.stderr.read(1)
-        time.sleep(1.0)
-        proc.send_signal(signal.SIGINT)
-        rest = proc.communicate(timeout=30)[1]
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, (seen + rest)[-2000:]
-    assert "interrupted; nothing written" in rest and "Traceback" not in rest
+    arguments = ["process", str(CLIPS[4]), "-o", str(out), "--filter", "neutralise"]
+    status, text = _ctrl_c_once_flowing(arguments, "processing", 1.0)
+    assert status == 130, text[-2000:]
+    assert "interrupted; nothing written" in text and "Traceback" not in text
     assert list(tmp_path.iterdir()) == []  # no output, no partial file
 
 
