@@ -259,11 +259,6 @@ class AutoReference:
             self.reference = NeutralReference(median, *mouth, *self._band.parts)
         return self.reference
 
-    @property
-    def calmest(self) -> float:
-        """Pool score (expressiveness plus the gaze and blink penalty) of the calmest frame used (inf before any)."""
-        return self._pool[0][0] if self._pool else float("inf")
-
 
 class Calibration:
     """Collects relaxed frames for a fixed time and takes the landmark-wise median of the calmest ones.
