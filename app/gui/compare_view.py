@@ -204,7 +204,6 @@ class CompareSide(QGroupBox):
         self.filter_combo.setCurrentIndex(max(0, self.filter_combo.findData(settings.filter_name)))
         self.strength_slider, self.strength_value, strength_row = strength_controls(f"{title} strength")
         self.strength_slider.setValue(round(settings.strength * 100))
-        self.strength_value.setText(f"{self.strength_slider.value()}%")
         form = QFormLayout()
         form.addRow("Filter", self.filter_combo)
         form.addRow("Strength", strength_row)
@@ -232,7 +231,6 @@ class CompareSide(QGroupBox):
         self._changed()
 
     def _changed(self, *_args: object) -> None:
-        self.strength_value.setText(f"{self.strength_slider.value()}%")
         self._update_caption()
         self.figures_panel.show_figures(None)
         self.changed.emit(self.settings())

@@ -38,18 +38,26 @@ def filter_label(name: str) -> str:
 
 
 def strength_controls(accessible_name: str) -> tuple[QSlider, QLabel, QHBoxLayout]:
-    """A 0-100 % strength slider with its value beside it (the main window and the compare view share it)."""
+    """A 0-100 % strength slider with its value beside it (the main window and the compare view share it). The
+    label follows the slider's ``valueChanged``; whoever sets the slider with its signals blocked sets the label
+    too (:func:`show_percent`)."""
     slider = QSlider(Qt.Orientation.Horizontal)
     slider.setRange(0, 100)
     slider.setPageStep(10)
     slider.setAccessibleName(accessible_name)
     value = QLabel()
+    show_percent(value, slider.value())
+    slider.valueChanged.connect(partial(show_percent, value))
     value.setMinimumWidth(40)
     value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
     row = QHBoxLayout()
     row.addWidget(slider, 1)
     row.addWidget(value)
     return slider, value, row
+
+
+def show_percent(label: QLabel, value: int) -> None:
+    label.setText(f"{value}%")
 
 
 class FilterControls(QGroupBox):
@@ -150,9 +158,9 @@ class FilterControls(QGroupBox):
         self.keep_blinks.setChecked(s.keep_blinks)
         for widget, was in zip(widgets, blocked):
             widget.blockSignals(was)
-        self.strength_value.setText(f"{self.strength_slider.value()}%")
+        show_percent(self.strength_value, self.strength_slider.value())  # set above with signals blocked
         for region, slider in self.region_sliders.items():
-            self.region_values[region].setText(f"{slider.value()}%")
+            show_percent(self.region_values[region], slider.value())
         self._enable_region_sliders()
         self.neutraliser_box.setVisible(s.filter_name == NEUTRALISE)
 
@@ -166,7 +174,6 @@ class FilterControls(QGroupBox):
             self.refresh()
 
     def _strength_moved(self, value: int) -> None:
-        self.strength_value.setText(f"{value}%")
         self.session.set_strength(value / 100)
 
     def _regions_toggled(self) -> None:
@@ -174,7 +181,6 @@ class FilterControls(QGroupBox):
         self._enable_region_sliders()
 
     def _region_strength_moved(self, region: str, value: int) -> None:
-        self.region_values[region].setText(f"{value}%")
         self.session.set_region_strength(region, value / 100)
 
     def _enable_region_sliders(self) -> None:
