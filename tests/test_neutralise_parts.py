@@ -230,9 +230,12 @@ def test_the_auto_reference_prefers_eyes_looking_ahead_to_a_calmer_frame_looking
     frame, face = frames[0], faces[0][0]
     upper_lids = EYELIDS[np.r_[0:7, 14:21]]
     lower_lids = EYELIDS[np.r_[7:14, 21:28]]
+
+    def lid_opening(shape):
+        return float((shape[lower_lids, 1] - shape[upper_lids, 1]).mean())
+
     looking_down = face.landmarks.copy()
-    opening = float((face.landmarks[lower_lids, 1] - face.landmarks[upper_lids, 1]).mean())
-    looking_down[upper_lids, 1] += 0.4 * opening
+    looking_down[upper_lids, 1] += 0.4 * lid_opening(face.landmarks)
     down_scores = face.blendshapes.copy()
     down_scores[[BLENDSHAPE_INDEX["eyeLookDownLeft"], BLENDSHAPE_INDEX["eyeLookDownRight"]]] += 0.3
     ahead_scores = face.blendshapes.copy()
@@ -241,10 +244,6 @@ def test_the_auto_reference_prefers_eyes_looking_ahead_to_a_calmer_frame_looking
     auto = AutoReference()
     auto.update(frame, dataclasses.replace(face, landmarks=looking_down, blendshapes=down_scores))
     reference = auto.update(frame, dataclasses.replace(face, blendshapes=ahead_scores))
-
-    def lid_opening(shape):
-        return float((shape[lower_lids, 1] - shape[upper_lids, 1]).mean())
-
     ahead = lid_opening(frontal_frame(face.landmarks).apply(face.landmarks))
     lowered = lid_opening(frontal_frame(looking_down).apply(looking_down))
     assert lowered < 0.8 * ahead
