@@ -10,6 +10,11 @@ frame with the lowest expression sum, as :func:`neutral_blendshapes` picks it) i
 leakage is left when the target face IS the baseline, i.e. how much is rendering and how much is the baseline frame
 not being a relaxed face (on some clips it has the mouth open or the brows drawn together).
 
+Beside the issue's leakage (two-sided: a score below the baseline frame's counts as much as one above it) it
+prints the *excess leakage*, which counts only expression beyond the baseline frame on both sides of the ratio
+(``leakage_ratio(..., excess_only=True)``): an output calmer than a baseline frame that is not relaxed is then not
+counted as leaking. It is a diagnostic beside the issue's measure, not a replacement for it.
+
     .venv/bin/python scripts/eval_neutralise.py [--step 1] [--clips d0,d10] [--no-cost] [--baseline-reference]
 """
 
@@ -109,6 +114,7 @@ def evaluate_clip(path: Path, step: int, judge: ExpressionJudge, baseline_refere
         bs_out, faces_out = measure_faces([out[i] for i in picked], MODEL)
         result[strength] = {
             "leak": leakage_ratio(bs_in, bs_out, neutral),
+            "excess_leak": leakage_ratio(bs_in, bs_out, neutral, excess_only=True),
             "found": float(face_found(bs_out).mean()),
             "families": family_leakage(bs_in, bs_out, neutral),
         }
@@ -213,6 +219,7 @@ def main() -> int:
         leaks = "  ".join(f"s{s:.2f}={r[s]['leak']:.3f}" for s in STRENGTHS)
         print(f"{r['clip']}: frames {r['frames']} identity@0 {r['identity']} found@1 {r[1.0]['found']:.3f}  {leaks}")
         print("   families@1: " + "  ".join(f"{k}={v:.2f}" for k, v in r[1.0]["families"].items()))
+        print(f"   expression beyond the baseline frame only (excess leakage) @1: {r[1.0]['excess_leak']:.3f}")
         if "baseline_leak" in r:
             print(f"   with the baseline frame as the reference: leakage @1 {r['baseline_leak']:.3f}")
         sp = r["speech"]
@@ -223,6 +230,8 @@ def main() -> int:
         print("   judge (rows input, cols output @1):\n" + format_confusion(r["confusion"], LABELS))
     at_one = [r[1.0]["leak"] for r in results]
     print(f"median leakage @1: {np.nanmedian(at_one):.3f}  max {np.nanmax(at_one):.3f}")
+    excess = [r[1.0]["excess_leak"] for r in results]
+    print(f"  excess leakage (beyond the baseline): median {np.nanmedian(excess):.3f}  max {np.nanmax(excess):.3f}")
     if args.baseline_reference:
         floor = [r["baseline_leak"] for r in results]
         print(f"  baseline frame as the reference: median {np.nanmedian(floor):.3f}  max {np.nanmax(floor):.3f}")

@@ -97,6 +97,23 @@ def test_leakage_is_one_for_identity_zero_for_neutral_or_erased_and_linear_in_be
         leakage_ratio(bs, bs[:-1])
 
 
+def test_excess_leakage_counts_only_expression_beyond_the_neutral_frame(smile_clip):
+    _, bs, _ = smile_clip
+    neutral = neutral_blendshapes(bs)
+    assert leakage_ratio(bs, bs, excess_only=True) == pytest.approx(1.0)
+    # A face calmer than the neutral frame (every score at zero) is leakage under the two-sided residual, none
+    # beyond the neutral frame.
+    relaxed = np.zeros_like(bs)
+    relaxed[:, 0] = 1.0  # a face: the row is not NaN
+    assert leakage_ratio(bs, relaxed, neutral) > 0.05
+    assert leakage_ratio(bs, relaxed, neutral, excess_only=True) == 0.0
+    # Above the neutral frame both agree: the smile halfway back is half the excess.
+    halfway = neutral + 0.5 * (bs - neutral)
+    assert leakage_ratio(bs, halfway, excess_only=True) == pytest.approx(0.5, abs=1e-4)
+    per_frame = affect_residual(relaxed, neutral, excess_only=True)
+    assert np.all(per_frame == 0.0) and np.all(affect_residual(relaxed, neutral) > 0.0)
+
+
 def test_speech_kept_is_one_for_identity_and_zero_when_the_face_is_gone(smile_clip):
     _, bs, _ = smile_clip
     assert speech_kept(bs, bs) == pytest.approx(1.0)

@@ -108,11 +108,21 @@ def neutral_blendshapes(input_bs: np.ndarray, names: Sequence[str] = EXPRESSION_
     return bs[int(np.argmin(expression))].copy()
 
 
-def affect_residual(bs: np.ndarray, neutral: np.ndarray, names: Sequence[str] = EXPRESSION_BLENDSHAPES) -> np.ndarray:
-    """(N,) sum over ``names`` of |score - neutral score|; NaN where the row has no face."""
+def affect_residual(
+    bs: np.ndarray,
+    neutral: np.ndarray,
+    names: Sequence[str] = EXPRESSION_BLENDSHAPES,
+    *,
+    excess_only: bool = False,
+) -> np.ndarray:
+    """(N,) sum over ``names`` of |score - neutral score|; NaN where the row has no face.
+
+    ``excess_only``: only scores above the neutral frame's count. A blendshape is an activation (0 = that part of
+    the face at rest), so a score below the neutral frame's is a face calmer than that frame, not expression."""
     idx = _indices(names)
     bs = np.asarray(bs, np.float32)
-    return np.abs(bs[:, idx] - np.asarray(neutral, np.float32)[idx]).sum(axis=1)
+    difference = bs[:, idx] - np.asarray(neutral, np.float32)[idx]
+    return (np.maximum(difference, 0.0) if excess_only else np.abs(difference)).sum(axis=1)
 
 
 def expressive_half(input_residual: np.ndarray) -> np.ndarray:
@@ -130,12 +140,15 @@ def leakage_ratio(
     names: Sequence[str] = EXPRESSION_BLENDSHAPES,
     *,
     min_input_residual: float = 0.0,
+    excess_only: bool = False,
 ) -> float:
     """Residual of the output / residual of the input, summed over the more expressive half of the input frames
     (chosen by the residual over ``names``). Output frames without a face count as neutral (residual 0).
 
     ``neutral`` defaults to :func:`neutral_blendshapes` of the input. NaN when the input shows no expression
-    (mean input residual over the selected frames at most ``min_input_residual``)."""
+    (mean input residual over the selected frames at most ``min_input_residual``). ``excess_only``: both
+    residuals count only expression beyond the neutral frame (see :func:`affect_residual`); the frames are the
+    same ones."""
     input_bs = np.asarray(input_bs, np.float32)
     output_bs = np.asarray(output_bs, np.float32)
     if input_bs.shape != output_bs.shape:
@@ -146,10 +159,12 @@ def leakage_ratio(
     selected = expressive_half(residual_in)
     if not selected.any():
         return float("nan")
+    if excess_only:
+        residual_in = affect_residual(input_bs, neutral, names, excess_only=True)
     total_in = float(residual_in[selected].sum())
     if total_in <= 0.0 or total_in / selected.sum() <= min_input_residual:
         return float("nan")
-    residual_out = np.nan_to_num(affect_residual(output_bs, neutral, names), nan=0.0)
+    residual_out = np.nan_to_num(affect_residual(output_bs, neutral, names, excess_only=excess_only), nan=0.0)
     return float(residual_out[selected].sum()) / total_in
 
 
