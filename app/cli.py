@@ -82,7 +82,7 @@ def pipeline_settings(args: argparse.Namespace):
     from app.pipeline import PipelineSettings
 
     options = filter_options_from(args)
-    if isinstance(options.get("reference"), Path):  # the neutraliser's --reference: a saved profile or a photo
+    if options.get("reference") not in (None, "auto"):  # --reference: "saved", a saved profile or a photo
         from app.neutral_reference import load_reference
 
         options["reference"] = load_reference(options["reference"], args.model)

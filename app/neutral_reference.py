@@ -1,18 +1,58 @@
 """Turn ``--reference PATH`` into a :class:`NeutralReference`: a saved reference (.npz) as it is, or an image of
-the person's neutral face, whose face is found by a fresh IMAGE-mode Face Landmarker."""
+the person's neutral face, whose face is found by a fresh IMAGE-mode Face Landmarker.
+
+The app saves a calibrated face only when the user asks ("Save for next time"), to one file in the user's own data
+folder (:func:`saved_reference_path`); ``--reference saved`` uses that file, and forgetting deletes it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import cv2
+import platformdirs
 
 from app.tracking import IMAGE, FaceTracker
 from filters.neutralise import NeutralReference, reference_from_image
 
+SAVED = "saved"  # --reference saved: the face the app saved for next time
+SAVED_REFERENCE_FILE = "neutral-face.npz"
+
+
+def saved_reference_path() -> Path:
+    """Where the app keeps a neutral face the user chose to save (``platformdirs.user_data_dir("deadpan")``)."""
+    return Path(platformdirs.user_data_dir("deadpan", appauthor=False)) / SAVED_REFERENCE_FILE
+
+
+def load_saved_reference(path: str | Path | None = None) -> NeutralReference | None:
+    """The saved neutral face, or None when none was saved; ValueError with a one-line reason when the file is
+    there but unreadable."""
+    path = Path(path) if path is not None else saved_reference_path()
+    if not path.is_file():
+        return None
+    return NeutralReference.load(path)
+
+
+def forget_saved_reference(path: str | Path | None = None) -> bool:
+    """Delete the saved neutral face; True if there was one."""
+    path = Path(path) if path is not None else saved_reference_path()
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
 
 def load_reference(path: str | Path, model_path: str | Path | None = None) -> NeutralReference:
-    """Raises ValueError with a one-line reason (unreadable file, no face, several faces)."""
+    """``path``: a saved reference (.npz), a photo, or ``"saved"`` (the face the app saved for next time).
+    Raises ValueError with a one-line reason (unreadable file, no face, several faces, nothing saved)."""
+    if str(path) == SAVED:
+        saved = load_saved_reference()
+        if saved is None:
+            raise ValueError(
+                f"no saved neutral face at {saved_reference_path()}: calibrate in the app and press "
+                "“Save for next time”, or give a photo of your relaxed face"
+            )
+        return saved
     path = Path(path)
     if path.suffix.lower() == ".npz":
         return NeutralReference.load(path)

@@ -72,6 +72,12 @@ def existing_file(text: str) -> Path:
     return path
 
 
+def reference_value(text: str) -> Path | str:
+    """``auto``, ``saved`` (the face the app saved for next time) or an existing file (a saved reference or a
+    photo)."""
+    return text if text in ("auto", "saved") else existing_file(text)
+
+
 def writable_output(text: str) -> Path:
     path = Path(text).expanduser()
     folder = path.parent if str(path.parent) else Path(".")
@@ -158,8 +164,9 @@ filter_option(
 filter_option(
     "--reference",
     param="reference",
-    type=existing_file,
-    help="neutral reference file saved by the app (default: estimated automatically)",
+    type=reference_value,
+    help="your neutral face: 'auto' (estimated as you go, the default), 'saved' (the one the app saved for next "
+    "time), a saved reference file, or a photo",
 )
 filter_option(
     "--regions",

@@ -121,7 +121,12 @@ class Session:
         virtual_camera: Callable[[], Any] = _default_virtual_camera,
         doctor: Callable[[], list] | None = None,
         on_settings_changed: Callable[[AppSettings], None] | None = None,
+        saved_reference: str | Path | None = None,
     ) -> None:
+        """``saved_reference``: the file a neutral face saved for next time goes to (default: the user's data
+        folder, see :func:`app.neutral_reference.saved_reference_path`)."""
+        from app.neutral_reference import load_saved_reference, saved_reference_path
+
         self.settings = dataclasses.replace(settings)
         self.settings.filter_name = _available_filter(self.settings.filter_name)
         self.model_path = Path(model_path)
@@ -143,6 +148,14 @@ class Session:
         self.panic = False
         self.source_state = SourceState("starting")
         self.virtual_camera_state = VirtualCameraState("off")
+        self.saved_reference_path = Path(saved_reference) if saved_reference is not None else saved_reference_path()
+        # A damaged saved face is left where it is (the user may want it back) and the automatic one is used.
+        self.saved_reference_problem = ""
+        try:
+            self._saved_reference = load_saved_reference(self.saved_reference_path)
+        except ValueError as exc:
+            self._saved_reference = None
+            self.saved_reference_problem = f"Your saved neutral face could not be read ({exc}). Calibrate again."
 
     # ----- lifecycle -------------------------------------------------------------------------------------------
     def start(self, *, wait: bool = True) -> Session:
@@ -320,12 +333,15 @@ class Session:
         if name != NEUTRALISE:
             return {}
         s = self.settings
-        return {
+        options = {
             "regions": tuple(s.regions),
             "region_strength": dict(s.region_strength),
             "keep_speech": s.keep_speech,
             "keep_blinks": s.keep_blinks,
         }
+        if self._saved_reference is not None:
+            options["reference"] = self._saved_reference
+        return options
 
     def set_filter(self, name: str) -> None:
         from filters import filter_class
@@ -502,9 +518,37 @@ class Session:
         return None if live is None else live.calibration_progress
 
     def clear_reference(self) -> None:
+        """Back to the automatic reference: the captured face is forgotten, and so is a saved one (its file is
+        deleted), or the next option change would bring it back."""
         live = self._neutraliser()
         if live is not None:
             live.clear_reference()
+        if self._saved_reference is not None or self.saved_reference_path.exists():
+            from app.neutral_reference import forget_saved_reference
+
+            forget_saved_reference(self.saved_reference_path)
+            self._saved_reference = None
+            self.saved_reference_problem = ""
+            self._update_neutraliser_options()
+
+    @property
+    def has_saved_reference(self) -> bool:
+        return self._saved_reference is not None
+
+    def save_reference(self) -> Path:
+        """Keep the calibrated face for next time (only on the user's request): one small file in the user's data
+        folder, written atomically. RuntimeError when there is no calibrated face to save."""
+        live = self._neutraliser()
+        if live is None or live.reference_source != "calibrated":
+            raise RuntimeError("Calibrate your neutral face first; then it can be saved for next time.")
+        reference = live.reference(self._face_id)
+        if reference is None:
+            raise RuntimeError("Calibrate your neutral face first; then it can be saved for next time.")
+        reference.save(self.saved_reference_path)
+        self._saved_reference = reference
+        self.saved_reference_problem = ""
+        self._update_neutraliser_options()
+        return self.saved_reference_path
 
     @property
     def current_face_id(self) -> int:
@@ -522,8 +566,14 @@ class Session:
 
     @property
     def reference_source(self) -> str | None:
+        """ "auto", "calibrated", "saved" (the face saved for next time) or "file"; None without the neutraliser."""
         live = self._neutraliser()
-        return None if live is None else live.reference_source
+        if live is None:
+            return None
+        source = live.reference_source
+        if source == "file" and self._saved_reference is not None and live.reference(0) is self._saved_reference:
+            return "saved"
+        return source
 
     # ----- internals --------------------------------------------------------------------------------------------
     def _build_pipeline(self, source):

@@ -45,3 +45,10 @@ def artifacts_dir() -> Path:
     out = ROOT / "artifacts"
     out.mkdir(exist_ok=True)
     return out
+
+
+@pytest.fixture(autouse=True)
+def _no_saved_neutral_face(monkeypatch, tmp_path_factory) -> None:
+    """A neutral face the developer saved for next time (in their own data folder) must not change what a test
+    sees: every test gets an empty data folder of its own."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))

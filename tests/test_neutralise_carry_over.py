@@ -2,7 +2,7 @@
 
 from app.pipeline import Pipeline, PipelineSettings
 from app.sources.base import CapturedFrame
-from filters.neutralise import NeutraliseFilter
+from filters.neutralise import NeutraliseFilter, NeutralReference
 
 from .conftest import MEDIA, MODEL
 from .helpers import tracked_clip
@@ -30,5 +30,15 @@ def test_calibrated_reference_survives_an_option_change_in_the_engine():
         explicit = NeutraliseFilter(reference=calibrated)
         explicit.carry_over(NeutraliseFilter())
         assert explicit.reference_source == "file" and explicit.reference(0) is calibrated
+        # ... except over a face calibrated since: the app passes the face saved for next time along with every
+        # option change, and a calibration made in this session is newer than that file.
+        saved_face = NeutralReference(calibrated.landmarks.copy())
+        pipeline.update(filter_options={"keep_speech": False, "reference": saved_face})
+        pipeline.process_frame(CapturedFrame(frames[i], i / 30, i), timestamp_ms=i * 33)
+        third = pipeline.filter
+        assert third is not second and third.reference_source == "calibrated" and third.reference(0) is calibrated
+        after_auto = NeutraliseFilter(reference=saved_face)
+        after_auto.carry_over(NeutraliseFilter())
+        assert after_auto.reference_source == "file" and after_auto.reference(0) is saved_face
     finally:
         pipeline.stop()

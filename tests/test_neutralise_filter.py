@@ -209,6 +209,38 @@ def test_reference_from_a_photo_or_a_saved_file_via_the_cli(smile_clip, tmp_path
     assert result.shape == frames[40].shape and not np.array_equal(result, frames[40])
 
 
+def test_the_face_saved_for_next_time_is_reference_saved_and_forgetting_deletes_it(
+    smile_clip, tmp_path, monkeypatch, capsys
+):
+    import cv2
+
+    from app.cli import main
+    from app.neutral_reference import forget_saved_reference, load_reference, saved_reference_path
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    path = saved_reference_path()
+    assert path.is_relative_to(tmp_path / "data")
+    frames, faces, _, _ = smile_clip
+    smiling = tmp_path / "smiling.png"
+    cv2.imwrite(str(smiling), frames[40])
+
+    def process(out, reference):
+        args = ["process", str(smiling), "-o", str(out), "--filter", "neutralise", "--reference", reference]
+        return main([*args, "--model", str(MODEL), "--no-progress"])
+
+    assert process(tmp_path / "out.png", "saved") == 2  # nothing saved yet: a one-line error saying what to do
+    assert "no saved neutral face" in capsys.readouterr().err and not (tmp_path / "out.png").exists()
+    reference_from_image(frames[0], faces[0][0]).save(path)
+    assert load_reference("saved", MODEL).mouth_image is not None
+    assert process(tmp_path / "out.png", "saved") == 0
+    assert cv2.imread(str(tmp_path / "out.png")).shape == frames[40].shape
+    assert process(tmp_path / "auto.png", "auto") == 0 and (tmp_path / "auto.png").exists()  # the default, by name
+    assert forget_saved_reference() and not path.exists() and not forget_saved_reference()
+    path.write_bytes(b"not a reference")
+    with pytest.raises(ValueError, match="not a readable neutral reference"):
+        load_reference("saved", MODEL)
+
+
 def _scores_before_and_after(clip, picked, names):
     """Fresh-landmarker scores ``names`` on frames ``picked`` of ``clip``: input and output at strength 1 (the
     filter runs from the clip's start, as a user would)."""

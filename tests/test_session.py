@@ -178,6 +178,19 @@ def test_a_remembered_filter_that_no_longer_exists_falls_back():
     assert s.settings.filter_name == "neutralise"
 
 
+def test_an_unreadable_saved_neutral_face_is_kept_aside_and_the_automatic_one_used(tmp_path):
+    damaged = tmp_path / "neutral-face.npz"
+    damaged.write_bytes(b"half a file")
+    s = Session(AppSettings(filter_name="neutralise"), model_path=MODEL, saved_reference=damaged)
+    assert not s.has_saved_reference and "reference" not in s.filter_options("neutralise")
+    assert "could not be read" in s.saved_reference_problem and "Calibrate again" in s.saved_reference_problem
+    assert damaged.read_bytes() == b"half a file"  # left for the user, not deleted
+    with pytest.raises(RuntimeError, match="Calibrate your neutral face first"):
+        s.save_reference()  # nothing calibrated (and no engine running)
+    s.clear_reference()  # Clear is the way out: the damaged file goes too
+    assert not damaged.exists() and s.saved_reference_problem == ""
+
+
 # d3's longest relaxed stretch, where the neutraliser's calibration succeeds (see tests/test_gui_calibration.py).
 RELAXED_CLIP, RELAXED_FRAMES = MEDIA / "liveportrait_d3.mp4", (179, 214)
 

@@ -132,8 +132,12 @@ class NeutraliseFilter(Filter):
 
     def carry_over(self, previous: Filter) -> None:
         """Options changed (regions, keep speech, ...): keep the person's neutral face. A reference given to
-        this filter explicitly, or a calibration already running on it, wins over the old filter's."""
-        if not isinstance(previous, NeutraliseFilter) or self._explicit or self._calibration_seconds is not None:
+        this filter explicitly, or a calibration already running on it, wins over the old filter's; but a face
+        calibrated on the old filter wins over a reference in the options (the app passes the face saved for
+        next time along with every option change, and a calibration made since is newer)."""
+        if not isinstance(previous, NeutraliseFilter) or self._calibration_seconds is not None:
+            return
+        if self._explicit and previous.reference_source != "calibrated":
             return
         self._explicit = dict(previous._explicit)
         self._source = previous._source

@@ -42,7 +42,7 @@ def expressiveness(blendshapes: np.ndarray) -> float:
     return float(np.asarray(blendshapes, np.float32)[EXPRESSION_INDEX].sum())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity: settings holding one compare without comparing arrays
 class NeutralReference:
     """``landmarks``: (478, 3) float32 in the pose-free frame (see :mod:`alignment`).
     ``mouth_image``: small BGR crop around the neutral mouth (or None: geometry only);
