@@ -13,6 +13,7 @@ import hashlib
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -151,7 +152,8 @@ def make_settings(**changes) -> AppSettings:
 def make_window(
     settings_path, settings: AppSettings | None = None, *, virtual_camera=None, list_cameras=None, **window_kw
 ) -> tuple[MainWindow, Session, SettingsStore]:
-    """The app's real window over a real session, as ``app.gui.main`` builds it (minus the model dialog)."""
+    """The app's real window over a real session, as ``app.gui.main`` builds it (minus the model dialog). A neutral
+    face saved for next time goes beside the settings file (with no settings file given, where the app puts it)."""
     register()
     store = SettingsStore(settings_path)
     if settings is None:
@@ -163,6 +165,7 @@ def make_window(
         settings,
         model_path=MODEL,
         virtual_camera=virtual_camera or (lambda: VirtualCameraSink(backend=BACKEND_NAME)),
+        saved_reference=None if settings_path is None else Path(settings_path).parent / "neutral-face.npz",
         **kw,
     )
     window_kw.setdefault("tray", False)

@@ -1,4 +1,5 @@
-"""Calibration through the real window: guidance, countdown, progress, the captured neutral, redo and clear."""
+"""Calibration through the real window: guidance, countdown, progress, the captured neutral, redo, clear, and
+saving it for next time."""
 
 from __future__ import annotations
 
@@ -73,13 +74,40 @@ def test_calibration_completes_and_changes_the_reference(qtbot, tmp_path):
     assert dialog.phase == "countdown"
     qtbot.waitUntil(lambda: dialog.phase in ("done", "failed"), timeout=15000)
     assert dialog.phase == "done" and session.reference_source == "calibrated"
+    # Saved only on request, next to the settings here (the user's data folder in the app).
+    saved = tmp_path / "neutral-face.npz"
+    assert session.saved_reference_path == saved and not saved.exists() and dialog.save_button.isEnabled()
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    assert saved.is_file() and session.has_saved_reference, dialog.guidance.text()
+    assert str(saved) in dialog.guidance.text() and not dialog.save_button.isEnabled()
     qtbot.mouseClick(dialog.done_button, Qt.MouseButton.LeftButton)
     assert not dialog.isVisible()
-    # New options build a new neutraliser in the engine; the calibrated neutral face carries over to it.
+    # New options build a new neutraliser in the engine, now with the saved face among its options; the face
+    # calibrated in this session carries over to it all the same.
     before = session.reference()
     window.filter_controls.keep_speech.setChecked(True)
     qtbot.waitUntil(
         lambda: session.pipeline.filter.keep_speech and session.reference_source == "calibrated", timeout=5000
     )
     assert session.reference() is before
+    window.close()
+    session.close()
+
+    # Next start: the saved face is in use from the first frame the neutraliser sees.
+    window, session, _store = make_window(tmp_path / "s.json", make_settings(camera=settings.camera))
+    session.settings.filter_name = "neutralise"
+    start_window(qtbot, window, session)
+    assert "saved neutral face" in window.filter_controls.reference_label.text()
+    wait_for_face(qtbot, session)
+    assert session.reference_source == "saved"
+    assert session.reference().landmarks.tobytes() == before.landmarks.tobytes()
+    # Clear forgets it for good: the file is deleted and the automatic reference takes over.
+    window.open_calibration()
+    dialog = window.calibration_dialog
+    qtbot.waitUntil(lambda: dialog.phase == "capturing", timeout=5000)
+    qtbot.waitUntil(lambda: dialog.phase in ("done", "failed"), timeout=15000)
+    qtbot.mouseClick(dialog.clear_button, Qt.MouseButton.LeftButton)
+    assert not saved.exists() and not session.has_saved_reference
+    qtbot.waitUntil(lambda: session.reference_source == "auto", timeout=5000)
+    assert "automatic" in window.filter_controls.reference_label.text()
     window.close()

@@ -1,5 +1,5 @@
 """Calibration: guide the user into a relaxed face, count down, capture with progress, show the captured
-neutral, and offer redo or clear (the neutraliser's automatic reference is used until then)."""
+neutral, and offer redo, save for next time, or clear (the neutraliser's automatic reference is used until then)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ class CalibrationDialog(QDialog):
     """Runs one calibration when shown (after ``countdown_s``); ``finished_capture(ok)`` reports the result."""
 
     finished_capture = Signal(bool)
+    reference_changed = Signal()  # cleared or saved: what the main window says about the reference changed
 
     def __init__(
         self, session: Session, parent: QWidget | None = None, *, countdown_s: float = 3.0, capture_s: float = 3.0
@@ -49,12 +50,18 @@ class CalibrationDialog(QDialog):
         self.reference_view.setAccessibleName("Captured neutral face")
         self.redo_button = QPushButton("&Redo")
         self.redo_button.setToolTip("Capture the neutral face again")
+        self.save_button = QPushButton("&Save for next time")
+        self.save_button.setToolTip(
+            f"Keep this neutral face in {session.saved_reference_path} (landmarks and two small crops, "
+            "never a full frame) and use it whenever Deadpan starts"
+        )
         self.clear_button = QPushButton("C&lear")
-        self.clear_button.setToolTip("Forget the captured face and use the automatic reference")
+        self.clear_button.setToolTip("Forget the captured face, and the saved one, and use the automatic reference")
         self.done_button = QPushButton("&Done")
         self.done_button.setDefault(True)
         buttons = QHBoxLayout()
         buttons.addWidget(self.redo_button)
+        buttons.addWidget(self.save_button)
         buttons.addWidget(self.clear_button)
         buttons.addStretch(1)
         buttons.addWidget(self.done_button)
@@ -65,6 +72,7 @@ class CalibrationDialog(QDialog):
         layout.addWidget(self.reference_view)
         layout.addLayout(buttons)
         self.redo_button.clicked.connect(self.begin)
+        self.save_button.clicked.connect(self.save)
         self.clear_button.clicked.connect(self.clear)
         self.done_button.clicked.connect(self.accept)
 
@@ -90,6 +98,17 @@ class CalibrationDialog(QDialog):
         self.countdown_label.setText("")
         self.progress.setValue(0)
         self._show_reference()
+        self.reference_changed.emit()
+
+    def save(self) -> None:
+        try:
+            path = self.session.save_reference()
+        except (RuntimeError, OSError) as exc:
+            self.guidance.setText(f"Could not save your neutral face: {exc}")
+            return
+        self.save_button.setEnabled(False)
+        self.guidance.setText(f"Saved to {path}. Deadpan uses it whenever it starts; Clear forgets it.")
+        self.reference_changed.emit()
 
     def _enter(self, phase: str) -> None:
         self.phase = phase
@@ -97,6 +116,7 @@ class CalibrationDialog(QDialog):
         capturing = phase in ("countdown", "capturing")
         self.redo_button.setEnabled(not capturing)
         self.clear_button.setEnabled(not capturing)
+        self.save_button.setEnabled(phase == "done")
 
     def _tick(self) -> None:
         elapsed = time.monotonic() - self._phase_started
@@ -145,6 +165,8 @@ class CalibrationDialog(QDialog):
             self.reference_view.setPixmap(QPixmap())
             self.reference_view.setText("No neutral face captured yet: the automatic reference is in use.")
             return
+        if self.session.reference_source == "saved":
+            self.guidance.setText("Your saved neutral face is in use. Redo to capture it again, Clear to forget it.")
         pixmap = QPixmap.fromImage(bgr_to_qimage(image))
         self.reference_view.setPixmap(
             pixmap.scaled(200, 200, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)

@@ -243,7 +243,7 @@ def side_options(session: Session, name: str) -> dict:
     """The main window's options for ``name``; for the neutraliser also the user's calibrated (or loaded) neutral
     face, so a side compares what the call would get rather than a fresh automatic reference."""
     options = dict(session.filter_options(name))
-    if name == NEUTRALISE and session.reference_source in ("calibrated", "file"):
+    if name == NEUTRALISE and session.reference_source in ("calibrated", "saved", "file"):
         reference = session.reference()
         if reference is not None:
             options["reference"] = reference

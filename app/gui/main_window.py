@@ -227,6 +227,7 @@ class MainWindow(QMainWindow):
         )
         dialog.finished.connect(lambda _result: self._refresh_reference_text())
         dialog.finished_capture.connect(lambda _ok: self._refresh_reference_text())
+        dialog.reference_changed.connect(self._refresh_reference_text)
         self.calibration_dialog = dialog
         dialog.open()
 
@@ -290,9 +291,14 @@ class MainWindow(QMainWindow):
             self.preview.clear(f"{state.message}\n\nChoose another camera, or press “Video file…”.")
 
     def _refresh_reference_text(self) -> None:
-        source = self.session.reference_source
+        # Before the engine has built the neutraliser, a saved face is what it will start with.
+        source = self.session.reference_source or ("saved" if self.session.has_saved_reference else None)
         text = {
             "calibrated": "Using your calibrated neutral face.",
+            "saved": "Using your saved neutral face.",
             "file": "Using a neutral face loaded from a file.",
-        }.get(source or "", "Using an automatic neutral reference until you calibrate.")
+        }.get(
+            source or "",
+            self.session.saved_reference_problem or "Using an automatic neutral reference until you calibrate.",
+        )
         self.filter_controls.set_reference_text(text)
