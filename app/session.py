@@ -539,9 +539,8 @@ class Session:
         """Keep the calibrated face for next time (only on the user's request): one small file in the user's data
         folder, written atomically. RuntimeError when there is no calibrated face to save."""
         live = self._neutraliser()
-        if live is None or live.reference_source != "calibrated":
-            raise RuntimeError("Calibrate your neutral face first; then it can be saved for next time.")
-        reference = live.reference(self._face_id)
+        calibrated = live is not None and live.reference_source == "calibrated"
+        reference = live.reference(self._face_id) if calibrated else None
         if reference is None:
             raise RuntimeError("Calibrate your neutral face first; then it can be saved for next time.")
         reference.save(self.saved_reference_path)
@@ -566,7 +565,8 @@ class Session:
 
     @property
     def reference_source(self) -> str | None:
-        """ "auto", "calibrated", "saved" (the face saved for next time) or "file"; None without the neutraliser."""
+        """Where the reference in use came from: "auto", "calibrated", "saved" (the face saved for next time) or
+        "file"; None without the neutraliser."""
         live = self._neutraliser()
         if live is None:
             return None
