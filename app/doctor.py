@@ -2,7 +2,8 @@
 
 Checks: the face model (found and verified; downloaded only when asked), the face tracker loading it, the
 cameras (listed without opening them), each virtual-camera backend (opened for real with a tiny frame), on
-Linux the v4l2loopback module and its devices, and the system libraries Qt and MediaPipe load at run time.
+Linux the v4l2loopback module and its devices, the system libraries Qt and MediaPipe load at run time, and the
+neutral face saved for next time (if any).
 """
 
 from __future__ import annotations
@@ -207,6 +208,26 @@ def check_libraries(libraries: Mapping[str, str], find: Callable[[str], str | No
     return Finding("system libraries", True, "Qt and MediaPipe libraries present")
 
 
+def check_saved_reference(path: Path | None = None) -> Finding:
+    """The neutral face saved for next time: none (fine), readable, or damaged (the app then uses the automatic
+    reference and says so; the fix is to forget it)."""
+    from app.neutral_reference import load_saved_reference, saved_reference_path
+
+    path = path if path is not None else saved_reference_path()
+    try:
+        saved = load_saved_reference(path)
+    except ValueError as exc:
+        return Finding(
+            "saved neutral face",
+            False,
+            f"{path} cannot be read ({exc})",
+            "press Clear in the app's calibration window (it deletes the file), then calibrate and save again",
+        )
+    if saved is None:
+        return Finding("saved neutral face", True, "none saved; the neutraliser learns your neutral face as you go")
+    return Finding("saved neutral face", True, f"{path} (used whenever the app starts; Clear forgets it)")
+
+
 def run_checks(
     model: str | None = None,
     *,
@@ -218,9 +239,11 @@ def run_checks(
     modules_root: str | Path | None = None,
     libraries: Mapping[str, str] | None = None,
     platform: str = sys.platform,
+    saved_reference: bool = True,
 ) -> list[Finding]:
     """Every check, in the order a user fixes things. Never raises for a problem: each one is a Finding.
-    The keyword arguments exist so tests can point the checks at fake system trees."""
+    The keyword arguments exist so tests can point the checks at fake system trees; ``saved_reference=False``
+    leaves out the saved neutral face (the app asks when the virtual camera fails, which that file has no part in)."""
     linux = platform.startswith("linux")
     sys_root, dev_root = Path(sys_root), Path(dev_root)
     findings = check_model(model, download=download, progress=progress)
@@ -230,6 +253,8 @@ def run_checks(
         modules = Path(modules_root) if modules_root is not None else Path("/lib/modules") / platform_module.release()
         findings += check_loopback(sys_root, modules, dev_root)
         findings.append(check_libraries(LINUX_LIBRARIES if libraries is None else libraries, ctypes.util.find_library))
+    if saved_reference:
+        findings.append(check_saved_reference())
     return findings
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from app.doctor import Finding, format_findings, run_checks
@@ -47,6 +48,26 @@ def test_everything_fine(tmp_path, capture):
     assert checks["v4l2loopback"].message == f"loaded: /dev/video10 ({VIRTUAL_CAMERA_NAME})"
     assert capture.opened and capture.received_bgr()[0].shape == (48, 64, 3)  # really opened and sent a frame
     assert format_findings(findings).endswith("All checks passed.")
+
+
+def test_the_saved_neutral_face_is_reported_and_a_damaged_one_is_a_problem_with_its_fix(tmp_path, monkeypatch):
+    from app.doctor import check_saved_reference
+    from app.neutral_reference import saved_reference_path
+    from filters.neutralise import NeutralReference
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert check_saved_reference().ok and "none saved" in check_saved_reference().message
+    path = saved_reference_path()
+    NeutralReference(np.zeros((478, 3), np.float32)).save(path)
+    found = check_saved_reference()
+    assert found.ok and str(path) in found.message
+    path.write_bytes(b"truncated")
+    damaged = check_saved_reference()
+    assert not damaged.ok and "cannot be read" in damaged.message and "Clear" in damaged.fix
+    report = format_findings(run_checks(backends=[], platform="darwin"))
+    assert "PROBLEM  saved neutral face:" in report and path.read_bytes() == b"truncated"  # reported, not touched
+    # The app's virtual-camera panel lists the doctor's problems when the camera fails: not this one.
+    assert "saved neutral face" not in by_check(run_checks(backends=[], platform="darwin", saved_reference=False))
 
 
 def test_fresh_linux_without_driver_or_camera(tmp_path):
