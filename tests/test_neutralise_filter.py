@@ -119,7 +119,9 @@ def test_a_face_turned_too_far_blends_to_blur_not_to_a_warp(smile_clip):
     turned = Face(turn.apply(face.landmarks), face.blendshapes, face.pose, face.face_id)
     filt = NeutraliseFilter()
     filt.apply(frames[0].copy(), faces[0])  # a frontal reference first
+    assert filt.notice == ""
     out = filt.apply(frames[40].copy(), [turned])
+    assert "turned too far" in filt.notice  # the pipeline shows it: the user learns why the face is blurred
     x0, y0 = face.points.min(axis=0).astype(int) + 20
     x1, y1 = face.points.max(axis=0).astype(int) - 20
 

@@ -179,10 +179,38 @@ class InPlaceInvertFilter(Filter):
         return frame
 
 
+class NoticeFilter(Filter):
+    """Says it did less than asked on every other frame (as the neutraliser does when it blurs a face)."""
+
+    name = "test-notice"
+
+    def apply(self, frame, faces):
+        self.notice = "test: blurring the face" if not self.notice else ""
+        np.subtract(255, frame, out=frame)
+        return frame
+
+
 @pytest.fixture
 def test_filters(monkeypatch):
-    for cls in (ExplodingFilter, WrongShapeFilter, InPlaceInvertFilter):
+    for cls in (ExplodingFilter, WrongShapeFilter, InPlaceInvertFilter, NoticeFilter):
         monkeypatch.setitem(registry._REGISTRY, cls.name, cls)
+
+
+def test_a_filter_notice_reaches_the_status_and_goes_when_it_does(test_filters, collect):
+    from app.gui.status_bar import status_text
+
+    frames, _ = clip(count=6)
+    pipeline = Pipeline(None, [collect], PipelineSettings(filter_name="test-notice"), model_path=MODEL)
+    try:
+        results = step_through(pipeline, frames)
+    finally:
+        pipeline.stop()
+    found = [r.status for r in results if r.status.state == "face_found"]
+    assert len(found) >= 3
+    with_notice = [s for s in found if "test: blurring the face" in s.message]
+    assert with_notice and len(with_notice) < len(found)  # it comes and goes with the filter's word
+    assert status_text(with_notice[0]) == "Face found — test: blurring the face"
+    assert status_text(next(s for s in found if s not in with_notice)) == "Face found"
 
 
 @pytest.mark.parametrize("name", ["test-exploding", "test-wrong-shape"])

@@ -372,7 +372,9 @@ class Pipeline:
             )
         self._failsafe.remember(filtered)
         noun = "face" if len(faces) == 1 else "faces"
-        return filtered, Status("face_found", f"{len(faces)} {noun} covered", len(faces))
+        notice = getattr(self._filter, "notice", "")  # e.g. why the neutraliser blurred a face
+        message = f"{len(faces)} {noun} covered" + (f"; {notice}" if notice else "")
+        return filtered, Status("face_found", message, len(faces))
 
     def _deliver(self, output: np.ndarray, timings: dict[str, float], remember: bool = True) -> float:
         sent_at = time.monotonic()

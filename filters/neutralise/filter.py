@@ -27,6 +27,7 @@ REFERENCE_EASE = 0.2  # per frame: how fast a changing auto reference is followe
 BAND_EXCESS_FULL = 0.3  # brow/eye score above the reference's at which the reference's brow band fully replaces
 EYE_FILL = (0.05, 0.25)  # eye widening/squinting above the reference's over which its eye covers the current one
 BAND_EASE = 0.35  # per frame: how fast the band's blend follows (blendshape noise must not flicker the texture)
+NOTICE_FROM = 0.25  # blur share from which the user is told why the face is blurred (a trace of it goes unsaid)
 
 
 FORGET_AFTER = 300  # frames: per-face state of a face not seen for this long is dropped (ids are not reused)
@@ -155,6 +156,7 @@ class NeutraliseFilter(Filter):
     # --- the filter ----------------------------------------------------------------------------------------
     def apply(self, frame: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
         self._frame_count += 1
+        self.notice = ""
         self._step_calibration(frame, faces)
         for face in faces:
             state = self._states.setdefault(face.face_id, _FaceState())
@@ -226,11 +228,16 @@ class NeutraliseFilter(Filter):
                 state.band_alpha,
                 step,
             )
-        distrust = max(
-            float(smoothstep(*TURN_LIMIT, targets.turn_degrees)),
-            float(smoothstep(*RESIDUAL_LIMIT, targets.fit_residual)),
-        )
+        turned = float(smoothstep(*TURN_LIMIT, targets.turn_degrees))
+        misfit = float(smoothstep(*RESIDUAL_LIMIT, targets.fit_residual))
+        distrust = max(turned, misfit)
         blur_face(frame, face, distrust * self.strength)
+        if distrust * self.strength >= NOTICE_FROM:
+            self.notice = (
+                "face turned too far to neutralise: blurring it"
+                if turned >= misfit
+                else "the neutral face does not fit this view: blurring the face"
+            )
 
     def _step_calibration(self, frame: np.ndarray, faces: Sequence[Face]) -> None:
         if self._calibration_seconds is None:
