@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -111,6 +112,12 @@ def test_app_window_under_xvfb_shows_live_preview(tmp_path, artifacts_dir, setti
         # The window covers a good part of the screen (no window manager: it sits at the top left).
         rows, cols = np.nonzero(image.max(axis=2) > 0)
         assert cols.max() - cols.min() > 800 and rows.max() - rows.min() > 500
+        # Ctrl-C in the terminal that started it closes the app the normal way: exit 0, settings saved.
+        app.send_signal(signal.SIGINT)
+        status = app.wait(timeout=20)
+        log_text = (tmp_path / "app.log").read_text(errors="replace")
+        assert status == 0 and "KeyboardInterrupt" not in log_text, log_text[-3000:]
+        assert json.loads(settings_path.read_text())["window_geometry"], "closing did not save the settings"
     finally:
         grabber.kill()
         grabber.wait()

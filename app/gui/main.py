@@ -50,7 +50,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         window.show_message(store.message)
     window.show()
     QTimer.singleShot(0, window.start)
+    _close_on_signals(window)
     return qt_app.exec()
+
+
+def _close_on_signals(window) -> None:
+    """Ctrl-C in the terminal that started the app (SIGINT) and SIGTERM close the window the normal way: settings
+    saved, camera and virtual camera released. Without this, Ctrl-C raised KeyboardInterrupt inside whatever slot
+    was running and the app went on."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: window.close())
+    # Python runs signal handlers only between bytecodes; Qt's loop runs in C++, so wake the interpreter now and
+    # then (a no-op slot) so a signal is handled within a quarter of a second.
+    heartbeat = QTimer(window)
+    heartbeat.timeout.connect(lambda: None)
+    heartbeat.start(250)
 
 
 if __name__ == "__main__":
