@@ -208,12 +208,12 @@ def check_libraries(libraries: Mapping[str, str], find: Callable[[str], str | No
     return Finding("system libraries", True, "Qt and MediaPipe libraries present")
 
 
-def check_saved_reference(path: Path | None = None) -> Finding:
+def check_saved_reference() -> Finding:
     """The neutral face saved for next time: none (fine), readable, or damaged (the app then uses the automatic
     reference and says so; the fix is to forget it)."""
     from app.neutral_reference import load_saved_reference, saved_reference_path
 
-    path = path if path is not None else saved_reference_path()
+    path = saved_reference_path()
     try:
         saved = load_saved_reference(path)
     except ValueError as exc:

@@ -64,12 +64,12 @@ class Filter(ABC):
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
+    # A few words for the user about the last apply, when the filter did less than asked (for example blurred a
+    # face it could not neutralise); "" otherwise. The pipeline shows it beside the face status.
+    notice: str = ""
 
     def __init__(self, strength: float = 1.0) -> None:
         self.strength = strength
-        # A few words for the user about the last apply, when the filter did less than asked (for example
-        # blurred a face it could not neutralise); "" otherwise. The pipeline shows it beside the face status.
-        self.notice = ""
 
     @property
     def strength(self) -> float:

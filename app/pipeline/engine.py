@@ -372,7 +372,7 @@ class Pipeline:
             )
         self._failsafe.remember(filtered)
         noun = "face" if len(faces) == 1 else "faces"
-        notice = getattr(self._filter, "notice", "")  # e.g. why the neutraliser blurred a face
+        notice = self._filter.notice  # e.g. why the neutraliser blurred a face
         message = f"{len(faces)} {noun} covered" + (f"; {notice}" if notice else "")
         return filtered, Status("face_found", message, len(faces))
 
