@@ -32,12 +32,14 @@ from filters.neutralise.regions import (
 )
 from filters.neutralise.texture import (
     MOUTH_TRIANGLES,
+    OUTER_LIPS,
     RELIGHT_EVERY,
     RELIGHT_TOLERANCE,
     RelitCrop,
     blend_mouth,
     lab_stats,
     lip_gap_ratio,
+    skin_ring,
 )
 from filters.neutralise.warp import warp_region
 
@@ -248,3 +250,30 @@ def test_the_auto_reference_prefers_eyes_looking_ahead_to_a_calmer_frame_looking
     lowered = lid_opening(frontal_frame(looking_down).apply(looking_down))
     assert lowered < 0.8 * ahead
     assert abs(lid_opening(reference.landmarks) - ahead) < 0.1 * (ahead - lowered)
+
+
+def test_the_pasted_mouth_is_lit_by_the_skin_around_it_not_by_an_open_mouth_inside():
+    # Teeth, tongue and a dark open mouth are not the light on the face: measured with the lips, they made the
+    # pasted closed mouth darker the wider the person opened theirs.
+    frames, faces = tracked_clip(CLIPS[0])
+    frame, face = frames[0], faces[0][0]
+    target = np.vstack([face.landmarks[:, :2], anchors(face.landmarks[:, :2])]).astype(np.float32)
+    lips = np.round(face.points[OUTER_LIPS]).astype(np.int32)
+    inside = np.zeros(frame.shape[:2], np.uint8)
+    cv2.fillPoly(inside, [lips], 1)
+    dark_mouth = frame.copy()
+    dark_mouth[inside > 0] = (15, 10, 10)
+
+    ring = skin_ring(np.ones(frame.shape[:2], np.float32), face.points)
+    assert ring[inside > 0].max() == 0 and ring.sum() > 0  # the lips themselves are never measured
+
+    def pasted_lightness(scene):
+        reference = reference_from_image(frame, face)  # a fresh crop: nothing relit for another scene is reused
+        out = scene.copy()
+        blend_mouth(out, target, reference.mouth_image, reference.mouth_points, alpha=1.0, step=4)
+        return float(cv2.cvtColor(out, cv2.COLOR_BGR2LAB)[..., 0][inside > 0].mean())
+
+    lit_normally, lit_dark = pasted_lightness(frame), pasted_lightness(dark_mouth)
+    own_lips = float(cv2.cvtColor(frame, cv2.COLOR_BGR2LAB)[..., 0][inside > 0].mean())
+    assert abs(lit_normally - own_lips) < 12.0  # the reference's lips, in this face's light
+    assert abs(lit_dark - lit_normally) < 3.0  # the dark inside does not dim them

@@ -20,7 +20,9 @@ from filters.neutralise.upper import (
     UPPER_SCORES,
     blend_upper,
     eye_excess,
+    eye_fills,
     eye_hole,
+    gaze_difference,
     upper_excess,
 )
 
@@ -242,3 +244,37 @@ def test_the_band_frame_has_eyes_looking_ahead_and_not_wide(calm_face):
     assert band.offer(frame, face, 0.0)  # eyes ahead and relaxed win
     assert not band.offer(frame, dataclasses.replace(face, blendshapes=glancing), 0.0)
     assert band.best[3] is not None and np.allclose(band.best[3], face.blendshapes[UPPER_SCORES])
+
+
+def _with_irises_moved(points, shift):
+    """Landmarks with both irises (centre and ring) moved by ``shift`` eye widths along each eye's corner line."""
+    moved = points.copy()
+    for corners, iris in (((33, 133), range(468, 473)), ((263, 362), range(473, 478))):
+        axis = points[corners[1]] - points[corners[0]]
+        moved[list(iris)] += shift * axis
+    return moved
+
+
+def test_gaze_difference_is_zero_looking_the_same_way_and_grows_with_the_glance(calm_face):
+    _, face = calm_face
+    assert gaze_difference(face.points, face.points) == pytest.approx((0.0, 0.0), abs=1e-9)
+    glance = _with_irises_moved(face.points, 0.15)
+    assert gaze_difference(glance, face.points) == pytest.approx((0.15, 0.15), abs=1e-3)
+    # Pose-free: the same glance, with the whole face scaled, turned in the image and moved, reads the same.
+    angle = np.deg2rad(20)
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    posed = 1.3 * glance @ rotation.T + (40.0, -25.0)
+    assert gaze_difference(posed, face.points) == pytest.approx((0.15, 0.15), abs=1e-3)
+    assert gaze_difference(face.points, None) == (1.0, 1.0)  # no band frame: nothing to match
+
+
+def test_the_reference_eye_covers_calm_eyes_only_while_they_look_its_way(calm_face):
+    _, face = calm_face
+    base = face.blendshapes[UPPER_SCORES].copy()
+    assert eye_fills(face.blendshapes, face.points, base, face.points) == pytest.approx((1.0, 1.0))
+    glance = _with_irises_moved(face.points, 0.2)
+    assert eye_fills(face.blendshapes, glance, base, face.points) == pytest.approx((0.0, 0.0))  # a glance is kept
+    squint = face.blendshapes.copy()
+    squint[BLENDSHAPE_INDEX["eyeSquintLeft"]] = base[list(UPPER_SCORES).index(BLENDSHAPE_INDEX["eyeSquintLeft"])] + 0.3
+    right, left = eye_fills(squint, glance, base, face.points)
+    assert right == pytest.approx(0.0) and left == pytest.approx(1.0)  # a squint is covered wherever it looks

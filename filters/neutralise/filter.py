@@ -15,7 +15,7 @@ from filters.neutralise.mesh import TRIANGLES
 from filters.neutralise.reference import AutoReference, Calibration, NeutralReference
 from filters.neutralise.regions import REGIONS, landmark_weights
 from filters.neutralise.texture import blend_mouth, lip_gap_ratio
-from filters.neutralise.upper import blend_upper, eye_excess, eye_hole, upper_excess
+from filters.neutralise.upper import blend_upper, eye_fills, eye_hole, upper_excess
 from filters.neutralise.warp import warp_region
 from filters.registry import register_filter
 
@@ -25,7 +25,6 @@ RESIDUAL_LIMIT = (0.05, 0.10)  # eye distances of skull misfit over which the fa
 MOUTH_GAP_FULL = 0.08  # eye distances of lip parting at which the reference mouth texture is fully blended in
 REFERENCE_EASE = 0.2  # per frame: how fast a changing auto reference is followed (no pops)
 BAND_EXCESS_FULL = 0.3  # brow/eye score above the reference's at which the reference's brow band fully replaces
-EYE_FILL = (0.05, 0.25)  # eye widening/squinting above the reference's over which its eye covers the current one
 BAND_EASE = 0.35  # per frame: how fast the band's blend follows (blendshape noise must not flicker the texture)
 NOTICE_FROM = 0.25  # blur share from which the user is told why the face is blurred (a trace of it goes unsaid)
 
@@ -215,8 +214,7 @@ class NeutraliseFilter(Filter):
             excess = upper_excess(face.blendshapes, reference.upper_scores)
             wanted = self.gains["brows"] * self.strength * float(smoothstep(0.0, BAND_EXCESS_FULL, excess))
             state.band_alpha += BAND_EASE * (wanted - state.band_alpha)
-            # A widened or squinting eye is covered by the reference's eye from the lids inwards.
-            fills = smoothstep(*EYE_FILL, np.array(eye_excess(face.blendshapes, reference.upper_scores)))
+            fills = eye_fills(face.blendshapes, face.landmarks, reference.upper_scores, reference.upper_points)
             closures = blinks if blinks is not None else (0.0, 0.0)
             holes = tuple(eye_hole(c, self.gains["eyes"] * float(f)) for c, f in zip(closures, fills))
             blend_upper(

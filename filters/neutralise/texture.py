@@ -71,6 +71,16 @@ def _grown_lips(points: np.ndarray) -> np.ndarray:
     return centre + MASK_GROWTH * (outline - centre)
 
 
+def skin_ring(mask: np.ndarray, points: np.ndarray, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """uint8 mask: the grown blend ``mask`` (float or uint8) without the lips themselves (``points`` in the mask's
+    pixels after subtracting ``origin``). Light is measured there only: an open mouth's teeth, tongue and dark
+    inside would otherwise darken the pasted closed mouth."""
+    ring = (mask > 0.5).astype(np.uint8)
+    lips = np.round(points[OUTER_LIPS, :2] - np.asarray(origin, np.float32)).astype(np.int32)
+    cv2.fillPoly(ring, [lips], 0)
+    return ring
+
+
 def lip_gap_ratio(points: np.ndarray) -> float:
     """Inner lip gap / mouth width of (N >= 478, 2) landmark positions (0 = closed lips)."""
     width = float(np.linalg.norm(points[MOUTH_CORNERS[0]] - points[MOUTH_CORNERS[1]]))
@@ -101,7 +111,7 @@ def blend_mouth(
     cv2.fillPoly(mask, [np.round(outline - (x0, y0)).astype(np.int32)], 1.0, cv2.LINE_AA)
     region = frame[y0:y1, x0:x1]
     # Relit on the small reference crop before it is warped (a fraction of the pixels), reused while the light holds.
-    lit = _mouth_source(mouth_image, mouth_points).relit(lambda: lab_stats(region, mask > 0.5))
+    lit = _mouth_source(mouth_image, mouth_points).relit(lambda: lab_stats(region, skin_ring(mask, target, (x0, y0))))
     if lit is None:
         return
     maps, covered = covered_map(mouth_points, target[:NUM_LANDMARKS], MOUTH_TRIANGLES, (x0, y0, x1, y1), step)
@@ -202,8 +212,7 @@ class LastBuilt:
 def _relit_mouth(image: np.ndarray, points: np.ndarray) -> RelitCrop:
     mask = np.zeros(image.shape[:2], np.uint8)
     cv2.fillPoly(mask, [np.round(_grown_lips(points)).astype(np.int32)], 1)
-    # The current mouth holds what the reference does not (teeth, tongue): its spread only loosely guides.
-    return RelitCrop(image, mask, MOUTH_GAIN_LIMITS)
+    return RelitCrop(image, skin_ring(mask, points), MOUTH_GAIN_LIMITS)
 
 
 _mouth_source = LastBuilt(_relit_mouth)

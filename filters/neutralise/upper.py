@@ -94,6 +94,59 @@ def eye_excess(blendshapes: np.ndarray, reference_scores: np.ndarray | None) -> 
     return tuple(float(departures[k].max()) for k in _EYE_SCORES)  # type: ignore[return-value]
 
 
+_EYE_CORNERS = ((33, 133), (263, 362))  # (subject's right eye, left eye): outer and inner corner
+_IRIS_CENTRES = (468, 473)
+
+
+def _gaze(points: np.ndarray) -> np.ndarray:
+    """(2, 2): per eye, the iris centre's offset from the eye's mid-corner point, in the eye's own axes (along the
+    corner line, across it), in eye widths."""
+    pts = np.asarray(points, np.float64)[:, :2]
+    offsets = []
+    for corners in _EYE_CORNERS:
+        a, b = pts[corners[0]], pts[corners[1]]
+        axis = b - a
+        width = max(float(np.linalg.norm(axis)), 1e-6)
+        along = axis / width
+        across = np.array([-along[1], along[0]])
+        mid = 0.5 * (a + b)
+        iris = min((pts[c] for c in _IRIS_CENTRES), key=lambda c: float(np.linalg.norm(c - mid)))
+        offsets.append([float((iris - mid) @ along) / width, float((iris - mid) @ across) / width])
+    return np.array(offsets)
+
+
+def gaze_difference(points: np.ndarray, reference_points: np.ndarray | None) -> tuple[float, float]:
+    """(subject's right eye, left eye): how far each iris sits from where it sits in the reference frame, in eye
+    widths (0 = looking the same way; 1 when there is no reference)."""
+    if reference_points is None or len(reference_points) <= max(_IRIS_CENTRES):
+        return (1.0, 1.0)
+    diff = np.linalg.norm(_gaze(points) - _gaze(reference_points), axis=1)
+    return float(diff[0]), float(diff[1])
+
+
+EYE_FILL = (0.05, 0.25)  # eye widening/squinting above the reference's over which its eye covers the current one
+# Iris offset from the band frame's (eye widths) over which the reference's eye stops covering an eye: pasted only
+# while the person looks the way they looked in that frame, it never changes where they look.
+GAZE_TOLERANCE = (0.06, 0.12)
+
+
+def eye_fills(
+    blendshapes: np.ndarray,
+    points: np.ndarray,
+    reference_scores: np.ndarray | None,
+    reference_points: np.ndarray | None,
+) -> tuple[float, float]:
+    """(subject's right eye, left eye): how much of each eye the reference's own eye covers (0..1, see
+    :func:`eye_hole`). A widened or squinting eye is covered in proportion to how far it departs from the reference
+    frame's; so is any eye looking the way the reference's looks: its lids then still carry the small squints and
+    widenings the scores miss, and the pasted eye matches the pasted brow above it. An eye looking elsewhere keeps
+    its own iris unless it squints or widens (a calm glance aside is not expression)."""
+    fills = smoothstep(*EYE_FILL, np.array(eye_excess(blendshapes, reference_scores)))
+    same_gaze = 1.0 - smoothstep(*GAZE_TOLERANCE, np.array(gaze_difference(points, reference_points)))
+    both = np.maximum(fills, same_gaze)
+    return float(both[0]), float(both[1])
+
+
 class EyeHole(NamedTuple):
     """The hole the band leaves over one eye: the eye opening scaled by ``scale`` about its centre, plus, for a
     closing eye, an ellipse along the lid line ``lid`` (0..1) times :data:`LID_REACH` eye widths high (a closed
