@@ -31,11 +31,14 @@ from filters.neutralise.regions import (
     landmark_weights,
 )
 from filters.neutralise.texture import (
+    MASK_GROWTH,
+    MAX_ALONG_GROWTH,
     MOUTH_TRIANGLES,
     OUTER_LIPS,
     RELIGHT_EVERY,
     RELIGHT_TOLERANCE,
     RelitCrop,
+    along_growth,
     blend_mouth,
     lab_stats,
     lip_gap_ratio,
@@ -277,3 +280,30 @@ def test_the_pasted_mouth_is_lit_by_the_skin_around_it_not_by_an_open_mouth_insi
     own_lips = float(cv2.cvtColor(frame, cv2.COLOR_BGR2LAB)[..., 0][inside > 0].mean())
     assert abs(lit_normally - own_lips) < 12.0  # the reference's lips, in this face's light
     assert abs(lit_dark - lit_normally) < 3.0  # the dark inside does not dim them
+
+
+def test_a_smile_pulled_in_is_covered_past_its_corners_in_proportion_to_the_pull():
+    # The creases at a smile's corners reach past the landmarks; once the warp pulls the corners in they sit just
+    # outside the target's corners, where a fixed mask left dark dashes beside the pasted lips.
+    frames, faces = tracked_clip(CLIPS[0])
+    frame, face = frames[0], faces[0][0]
+    target = np.vstack([face.landmarks[:, :2], anchors(face.landmarks[:, :2])]).astype(np.float32)
+    assert along_growth(target, target) == pytest.approx(MASK_GROWTH)  # nothing pulled: the usual mask
+    centre = target[[61, 291]].mean(axis=0)
+    smile = target.copy()
+    smile[:NUM_LANDMARKS] = centre + (target[:NUM_LANDMARKS] - centre) * (1.15, 1.0)  # 15% wider
+    assert MASK_GROWTH < along_growth(smile, target) < along_growth(smile * 1.2, target) <= MAX_ALONG_GROWTH
+
+    half_width = 0.5 * float(np.linalg.norm(target[291] - target[61]))
+    crease = np.round(target[291] + (0.45 * half_width, 0.0)).astype(int)  # a dark dash past the right corner
+    creased = frame.copy()
+    cv2.circle(creased, (int(crease[0]), int(crease[1])), 2, (20, 20, 20), -1)
+
+    def crease_left(along):
+        out = creased.copy()
+        reference = reference_from_image(frame, face)
+        blend_mouth(out, target, reference.mouth_image, reference.mouth_points, 1.0, 4, along)
+        patch = (slice(crease[1] - 1, crease[1] + 2), slice(crease[0] - 1, crease[0] + 2))
+        return float(np.abs(out[patch].astype(np.float32) - frame[patch]).mean())
+
+    assert crease_left(along_growth(smile, target)) < 0.5 * crease_left(MASK_GROWTH)

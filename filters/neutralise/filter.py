@@ -14,7 +14,7 @@ from filters.neutralise.geometry import blink_closure, compute_targets, jaw_part
 from filters.neutralise.mesh import TRIANGLES
 from filters.neutralise.reference import AutoReference, Calibration, NeutralReference
 from filters.neutralise.regions import REGIONS, landmark_weights
-from filters.neutralise.texture import blend_mouth, lip_gap_ratio
+from filters.neutralise.texture import along_growth, blend_mouth, lip_gap_ratio
 from filters.neutralise.upper import blend_upper, eye_fills, eye_hole, upper_excess
 from filters.neutralise.warp import warp_region
 from filters.registry import register_filter
@@ -205,7 +205,8 @@ class NeutraliseFilter(Filter):
             parted = float(smoothstep(0.0, MOUTH_GAP_FULL, targets.mouth_opening))
             target_closed = 1.0 - float(smoothstep(0.04, 0.10, lip_gap_ratio(targets.target)))
             alpha = self.gains["mouth"] * self.strength**2 * parted * target_closed
-            blend_mouth(frame, targets.target, reference.mouth_image, reference.mouth_points, alpha, step)
+            along = along_growth(targets.current, targets.target)
+            blend_mouth(frame, targets.target, reference.mouth_image, reference.mouth_points, alpha, step, along)
         if band:
             # Raised or lowered brows and widened eyes leave texture the warp cannot move (forehead wrinkles, a
             # frown's furrow, visible lid skin): the reference's own band replaces it in proportion to how far the

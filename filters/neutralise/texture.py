@@ -43,6 +43,11 @@ MOUTH_TRIANGLES = TRIANGLES[_inside[TRIANGLES].all(axis=1)]
 # The blend mask is the outer lip line grown by this much about the mouth centre: far enough past the corners to
 # cover the folds a smile or a smirk leaves there (1.3 left them: d12's smile leakage 0.15 -> 0.08 at 1.6).
 MASK_GROWTH = 1.6
+# A smile the warp pulls in leaves its corner creases past the target's corners, further the more it was pulled: the
+# mask then reaches further along the mouth, by this much per unit of (current / target mouth width - 1), up to
+# MAX_ALONG_GROWTH (d12's smile leakage 0.292 -> 0.265; fixed growth along the mouth cost the talking clips more).
+GROWTH_PER_PULL = 2.0
+MAX_ALONG_GROWTH = 2.4
 MIN_MOUTH_ALPHA = 0.02  # below this the reference mouth is not blended at all
 MOUTH_GAIN_LIMITS = (0.7, 1.3)  # Lab spread ratio, loosely: teeth and tongue raise the current mouth's spread
 
@@ -64,11 +69,25 @@ def scaled_crop(
     return np.ascontiguousarray(crop), points.astype(np.float32)
 
 
-def _grown_lips(points: np.ndarray) -> np.ndarray:
-    """The blend mask's outline: the outer lip line of (N >= 478, 2+) points grown by MASK_GROWTH about its centre."""
+def _grown_lips(points: np.ndarray, along: float = MASK_GROWTH) -> np.ndarray:
+    """The blend mask's outline: the outer lip line of (N >= 478, 2+) points grown about its centre, by ``along``
+    along the corner-to-corner line and by MASK_GROWTH across it."""
     outline = points[OUTER_LIPS, :2]
     centre = outline.mean(axis=0)
-    return centre + MASK_GROWTH * (outline - centre)
+    corners = points[MOUTH_CORNERS[1], :2] - points[MOUTH_CORNERS[0], :2]
+    axis = corners / max(float(np.linalg.norm(corners)), 1e-6)
+    offsets = outline - centre
+    along_part = (offsets @ axis)[:, None] * axis
+    return centre + along * along_part + MASK_GROWTH * (offsets - along_part)
+
+
+def along_growth(current: np.ndarray, target: np.ndarray) -> float:
+    """How far the mouth mask reaches along the mouth (see GROWTH_PER_PULL), from the mouth's width in the
+    ``current`` and ``target`` landmark positions (pixels)."""
+    width_now = float(np.linalg.norm(current[MOUTH_CORNERS[0]] - current[MOUTH_CORNERS[1]]))
+    width_then = float(np.linalg.norm(target[MOUTH_CORNERS[0]] - target[MOUTH_CORNERS[1]]))
+    pulled = width_now / max(width_then, 1e-6) - 1.0
+    return float(np.clip(MASK_GROWTH + GROWTH_PER_PULL * pulled, MASK_GROWTH, MAX_ALONG_GROWTH))
 
 
 def skin_ring(mask: np.ndarray, points: np.ndarray, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
@@ -94,12 +113,14 @@ def blend_mouth(
     mouth_points: np.ndarray,
     alpha: float,
     step: int,
+    along: float = MASK_GROWTH,
 ) -> None:
-    """Blend the reference mouth into ``frame`` (in place) at the ``target`` landmark positions (pixels)."""
+    """Blend the reference mouth into ``frame`` (in place) at the ``target`` landmark positions (pixels), with the
+    mask grown by ``along`` along the mouth (:func:`along_growth`)."""
     if alpha <= MIN_MOUTH_ALPHA:  # invisible: a relaxed mouth parts by a hair all the time
         return
     height, width = frame.shape[:2]
-    outline = _grown_lips(target)
+    outline = _grown_lips(target, along)
     pad = 0.15 * float(np.ptp(outline[:, 0]))
     x0 = max(int(np.floor(outline[:, 0].min() - pad)), 0)
     y0 = max(int(np.floor(outline[:, 1].min() - pad)), 0)
