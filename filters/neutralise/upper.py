@@ -138,13 +138,14 @@ def eye_fills(
 ) -> tuple[float, float]:
     """(subject's right eye, left eye): how much of each eye the reference's own eye covers (0..1, see
     :func:`eye_hole`). A widened or squinting eye is covered in proportion to how far it departs from the reference
-    frame's; so is any eye looking the way the reference's looks: its lids then still carry the small squints and
-    widenings the scores miss, and the pasted eye matches the pasted brow above it. An eye looking elsewhere keeps
-    its own iris unless it squints or widens (a calm glance aside is not expression)."""
+    frame's; so is an eye looking the way the reference's looks: its lids then still carry the small squints and
+    widenings the scores miss, and the pasted eye matches the pasted brow above it. Eyes looking elsewhere keep
+    their own irises unless one squints or widens (a calm glance aside is not expression). Both eyes are covered
+    alike: the reference's eye pasted into one only would leave the two looking different ways."""
     fills = smoothstep(*EYE_FILL, np.array(eye_excess(blendshapes, reference_scores)))
     same_gaze = 1.0 - smoothstep(*GAZE_TOLERANCE, np.array(gaze_difference(points, reference_points)))
-    both = np.maximum(fills, same_gaze)
-    return float(both[0]), float(both[1])
+    both = float(np.maximum(fills, same_gaze).max())
+    return both, both
 
 
 class EyeHole(NamedTuple):
