@@ -11,6 +11,7 @@ import pytest
 from filters.base import BLENDSHAPE_INDEX, NUM_LANDMARKS
 from filters.neutralise import NeutralReference, reference_from_image
 from filters.neutralise.alignment import Similarity, fit_similarity, frontal_frame, to_pose_free
+from filters.neutralise.geometry import compute_targets, jaw_participation
 from filters.neutralise.mesh import ANCHOR_SCALE, NUM_ANCHORS, TRIANGLES, anchors
 from filters.neutralise.reference import (
     MAX_LIP_GAP,
@@ -307,3 +308,30 @@ def test_a_smile_pulled_in_is_covered_past_its_corners_in_proportion_to_the_pull
         return float(np.abs(out[patch].astype(np.float32) - frame[patch]).mean())
 
     assert crease_left(along_growth(smile, target)) < 0.5 * crease_left(MASK_GROWTH)
+
+
+def test_a_blinking_eye_keeps_its_closed_lid_whole_while_its_corners_move():
+    # The corners still go to the reference during a blink; the kept lids must ride along with them. Held where
+    # they were, the closed lid line kinked at its ends (a step in eyeliner, a sliver of lid underside).
+    frames, faces = tracked_clip(CLIPS[0])
+    face = faces[0][0]
+    reference = frontal_frame(face.landmarks).apply(face.landmarks)
+    width = float(np.linalg.norm(reference[33, :2] - reference[263, :2]))
+    reference[[33, 133], 1] -= 0.08 * width  # the reference's right eye corners sit higher
+    weights = landmark_weights(reference, dict.fromkeys(REGIONS, 1.0), 0.5)
+    targets = compute_targets(
+        face, reference, weights, jaw_participation(reference), strength=1.0, keep_speech=False, blinks=(1.0, 1.0)
+    )
+    lids = EYELIDS[:14]
+
+    def lid_offsets(points):
+        """Each right-eye lid point's distance from the corner line, in eye widths (the lid's shape)."""
+        start, end = points[33], points[133]
+        axis = (end - start) / np.linalg.norm(end - start)
+        normal = np.array([-axis[1], axis[0]])
+        return (points[lids] - start) @ normal / float(np.linalg.norm(end - start))
+
+    corners_moved = np.linalg.norm(targets.target[[33, 133]] - targets.current[[33, 133]], axis=1)
+    eye_width = float(np.linalg.norm(targets.current[33] - targets.current[133]))
+    assert corners_moved.min() > 0.1 * eye_width  # the corners really went up
+    assert np.abs(lid_offsets(targets.target) - lid_offsets(targets.current)).max() < 0.01  # the lid went with them

@@ -26,6 +26,17 @@ from filters.neutralise.regions import (
 
 _BLINK = (BLENDSHAPE_INDEX["eyeBlinkRight"], BLENDSHAPE_INDEX["eyeBlinkLeft"])  # subject's right = image left
 _RIGHT_EYELIDS, _LEFT_EYELIDS = EYELIDS[:14], EYELIDS[14:]
+_EYE_CORNERS = ((33, 133), (263, 362))  # (outer, inner) of the subject's right eye, then left
+
+
+def corner_shift(points: np.ndarray, desired: np.ndarray, corners: tuple[int, int], which: np.ndarray) -> np.ndarray:
+    """(len(which), 3): the corners' move (``desired - points`` at the two corner landmarks) interpolated along the
+    line between them at each landmark of ``which``: what carries an eyelid along with its corners unchanged."""
+    start, end = points[corners[0]], points[corners[1]]
+    axis = end - start
+    along = np.clip((points[which] - start) @ axis / max(float(axis @ axis), 1e-12), 0.0, 1.0)[:, None]
+    moves = desired[list(corners)] - points[list(corners)]
+    return (1.0 - along) * moves[0] + along * moves[1]
 
 
 def smoothstep(lo: float, hi: float, x: float | np.ndarray) -> float | np.ndarray:
@@ -93,9 +104,13 @@ def compute_targets(
     if blinks is not None:
         # A blinking eye (score well above a squint's) keeps its eyelids: blinking is not expression, and the
         # pixels behind a closed lid do not exist, so opening it by warping only smears the lid. Squinting and
-        # widening are still removed.
-        for lids, closure in zip((_RIGHT_EYELIDS, _LEFT_EYELIDS), blinks):
-            pull[lids] *= 1.0 - float(smoothstep(0.35, 0.6, closure))
+        # widening are still removed. The kept lids ride along with the eye's corners, which still go to the
+        # reference: held where they were while the corners moved, a closed lid line kinked at its ends (a
+        # step in eyeliner, a sliver of the lid's underside showing).
+        for lids, corners, closure in zip((_RIGHT_EYELIDS, _LEFT_EYELIDS), _EYE_CORNERS, blinks):
+            kept = float(smoothstep(0.35, 0.6, closure))
+            carried = pose_free[lids] + corner_shift(pose_free, desired, corners, lids)
+            desired[lids] = (1.0 - kept) * desired[lids] + kept * carried
     gap_now = pose_free[LOWER_LIP_INNER_MID, 1] - pose_free[UPPER_LIP_INNER_MID, 1]
     gap_ref = reference[LOWER_LIP_INNER_MID, 1] - reference[UPPER_LIP_INNER_MID, 1]
     opening = max(0.0, float(gap_now - gap_ref))  # (texture: teeth may show)
