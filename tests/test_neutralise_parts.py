@@ -14,10 +14,13 @@ from filters.neutralise.alignment import Similarity, fit_similarity, frontal_fra
 from filters.neutralise.geometry import compute_targets, jaw_participation
 from filters.neutralise.mesh import ANCHOR_SCALE, NUM_ANCHORS, TRIANGLES, anchors
 from filters.neutralise.reference import (
+    EXPRESSION_INDEX,
     MAX_LIP_GAP,
     MOUTH_CROP_WIDTH,
     AutoReference,
+    CalmBand,
     close_lips,
+    face_motion,
     inner_lip_gap,
     mouth_texture_score,
 )
@@ -335,3 +338,33 @@ def test_a_blinking_eye_keeps_its_closed_lid_whole_while_its_corners_move():
     eye_width = float(np.linalg.norm(targets.current[33] - targets.current[133]))
     assert corners_moved.min() > 0.1 * eye_width  # the corners really went up
     assert np.abs(lid_offsets(targets.target) - lid_offsets(targets.current)).max() < 0.01  # the lid went with them
+
+
+def test_texture_crops_come_from_a_still_face_when_there_is_one():
+    # A face moving fast is motion-blurred and the tracker's points trail its pixels: a crop taken then pastes
+    # lips and brows off their landmarks. Such a crop only stands in until a still frame comes, however calm.
+    frames, faces = tracked_clip(CLIPS[0])
+    frame, face = frames[0], faces[0][0]
+    width = float(np.linalg.norm(face.points[33] - face.points[263]))
+    assert face_motion(face.landmarks, None) == 0.0
+    assert face_motion(face.landmarks + (0.1 * width, 0.0, 0.0), face.landmarks) == pytest.approx(0.1, rel=1e-3)
+
+    calmer = face.blendshapes.copy()
+    calmer[EXPRESSION_INDEX] *= 0.2  # much calmer than the still frame by the scores
+    band = CalmBand()
+    assert band.offer(frame, dataclasses.replace(face, blendshapes=calmer), 0.0, moving=True)  # better than none
+    assert band.offer(frame, face, 0.0, moving=False)  # a still frame replaces it although less calm
+    assert not band.offer(frame, dataclasses.replace(face, blendshapes=calmer), 0.0, moving=True)
+
+    def mouth_after(sequence):
+        auto = AutoReference()
+        for shift, scores in sequence:
+            moved = dataclasses.replace(face, landmarks=face.landmarks + (shift * width, 0.0, 0.0), blendshapes=scores)
+            reference = auto.update(frame, moved)
+        return reference.mouth_image
+
+    still_first = mouth_after([(0.0, face.blendshapes)])
+    # Still, then a calmer frame reached by a fast move (0.2 eye distances in a frame): the still crop stays.
+    assert mouth_after([(0.0, face.blendshapes), (0.2, calmer)]).tobytes() == still_first.tobytes()
+    # The same calmer frame reached slowly replaces it.
+    assert mouth_after([(0.0, face.blendshapes), (0.01, calmer)]).tobytes() != still_first.tobytes()

@@ -158,15 +158,17 @@ class CalmBand:
 
     def __init__(self) -> None:
         self.best: tuple[float, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.best_moving = False  # the kept crop came from a moving face (any still one replaces it)
 
-    def offer(self, frame: np.ndarray, face: Face, turn_degrees: float) -> bool:
-        """True when the kept crop changed."""
+    def offer(self, frame: np.ndarray, face: Face, turn_degrees: float, moving: bool = False) -> bool:
+        """True when the kept crop changed. ``moving``: the face moved fast into this frame (see
+        :func:`face_motion`); such a crop is kept only until a still one comes."""
         scores = np.asarray(face.blendshapes, np.float32)
         # The whole face's calm, not the brows' alone: the brow scores barely register a light frown. The band
         # also supplies the eyes painted over widened or squinting ones, so they must look ahead, open, not wide.
         # Widening is in expressiveness already; it counts twice more here because it shows the most.
         score = expressiveness(scores) + float(scores[_EYE_GAZE_BLINK].sum()) + 2.0 * float(scores[_EYES_WIDE].sum())
-        if self.best is not None and score >= self.best[0] - self.HYSTERESIS:
+        if self.best is not None and (moving, score) >= (self.best_moving, self.best[0] - self.HYSTERESIS):
             return False
         blink = scores[[BLENDSHAPE_INDEX["eyeBlinkLeft"], BLENDSHAPE_INDEX["eyeBlinkRight"]]].max()
         eye_line = face.landmarks[263, :2] - face.landmarks[33, :2]
@@ -177,11 +179,28 @@ class CalmBand:
         if crop is None:
             return False
         self.best = (score, *crop, scores[UPPER_SCORES].copy())
+        self.best_moving = moving
         return True
 
     @property
     def parts(self) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
         return self.best[1:] if self.best is not None else (None, None, None)
+
+
+# Landmark motion since the previous frame (mean, in eye distances) above which a frame's crops are a last resort: a
+# face moving that fast is motion-blurred and the tracker's points trail the pixels, so the crop's lips and brows
+# sit off their landmarks and paste as a smear (d12: a crop taken mid-turn, moving 0.16, took leakage 0.24 -> 0.37
+# where used). At 30 fps most frames of the shared clips move under 0.03.
+STILL_MOTION = 0.04
+
+
+def face_motion(points: np.ndarray, previous: np.ndarray | None) -> float:
+    """Mean landmark displacement between two frames' (N, 2+) points, in eye distances (0 without a previous)."""
+    if previous is None:
+        return 0.0
+    now, before = points[:, :2], previous[:, :2]
+    eye_distance = max(float(np.linalg.norm(now[33] - now[263])), 1e-6)
+    return float(np.linalg.norm(now - before, axis=1).mean()) / eye_distance
 
 
 def turn_of(rotation: np.ndarray) -> float:
@@ -213,16 +232,19 @@ class AutoReference:
     def __init__(self) -> None:
         self.template: np.ndarray | None = None
         self._pool: list[tuple[float, np.ndarray]] = []
-        self._mouth: tuple[float, np.ndarray, np.ndarray] | None = None
+        self._mouth: tuple[tuple[bool, float], np.ndarray, np.ndarray] | None = None  # ((moving, score), crop)
         # How far the reference's lips may stay apart: the mouth crop frame's own gap, at most the resting gap.
         self._lip_gap = RESTING_LIP_GAP
         self.reference: NeutralReference | None = None
         self.frames_seen = 0
         self._lowest: np.ndarray | None = None  # per blendshape, the lowest score seen (personal resting levels)
         self._band = CalmBand()
+        self._previous_points: np.ndarray | None = None
 
     def update(self, frame: np.ndarray, face: Face) -> NeutralReference:
         self.frames_seen += 1
+        moving = face_motion(face.landmarks, self._previous_points) > STILL_MOTION
+        self._previous_points = face.landmarks[:, :2].copy()
         score = expressiveness(face.blendshapes)
         scores = np.asarray(face.blendshapes, np.float32)
         self._lowest = scores.copy() if self._lowest is None else np.minimum(self._lowest, scores)
@@ -242,15 +264,15 @@ class AutoReference:
             floor = self._pool[0][0] + self.MARGIN
             self._pool = [item for item in self._pool[: self.KEEP] if item[0] <= floor]
             changed = True
-        lips_score = mouth_texture_score(score, face.landmarks)
+        lips_score = (moving, mouth_texture_score(score, face.landmarks))
         if residual <= self.MAX_FIT_RESIDUAL and (self._mouth is None or lips_score < self._mouth[0]):
-            # The texture comes from the calmest frame with closed lips, which need not be in the pool.
+            # The texture comes from the calmest still frame with closed lips, which need not be in the pool.
             crop = mouth_crop(frame, face.landmarks)
             if crop is not None:
                 self._mouth = (lips_score, *crop)
                 self._lip_gap = min(max(0.0, inner_lip_gap(pose_free)), RESTING_LIP_GAP)
                 changed = True
-        if residual <= self.MAX_FIT_RESIDUAL and self._band.offer(frame, face, turn_of(sim.rotation)):
+        if residual <= self.MAX_FIT_RESIDUAL and self._band.offer(frame, face, turn_of(sim.rotation), moving):
             changed = True
         if self.reference is None or changed:
             shapes = np.stack([shape for _, shape in self._pool]) if self._pool else pose_free[None]
