@@ -14,6 +14,7 @@ from filters.base import BLENDSHAPE_INDEX, Face
 from filters.neutralise.alignment import fit_similarity
 from filters.neutralise.mesh import anchors
 from filters.neutralise.regions import (
+    EYE_CORNERS,
     EYELIDS,
     IRISES,
     LIPS,
@@ -26,7 +27,6 @@ from filters.neutralise.regions import (
 
 _BLINK = (BLENDSHAPE_INDEX["eyeBlinkRight"], BLENDSHAPE_INDEX["eyeBlinkLeft"])  # subject's right = image left
 _RIGHT_EYELIDS, _LEFT_EYELIDS = EYELIDS[:14], EYELIDS[14:]
-_EYE_CORNERS = ((33, 133), (263, 362))  # (outer, inner) of the subject's right eye, then left
 
 
 def corner_shift(points: np.ndarray, desired: np.ndarray, corners: tuple[int, int], which: np.ndarray) -> np.ndarray:
@@ -107,7 +107,7 @@ def compute_targets(
         # widening are still removed. The kept lids ride along with the eye's corners, which still go to the
         # reference: held where they were while the corners moved, a closed lid line kinked at its ends (a
         # step in eyeliner, a sliver of the lid's underside showing).
-        for lids, corners, closure in zip((_RIGHT_EYELIDS, _LEFT_EYELIDS), _EYE_CORNERS, blinks):
+        for lids, corners, closure in zip((_RIGHT_EYELIDS, _LEFT_EYELIDS), EYE_CORNERS, blinks):
             kept = float(smoothstep(0.35, 0.6, closure))
             carried = pose_free[lids] + corner_shift(pose_free, desired, corners, lids)
             desired[lids] = (1.0 - kept) * desired[lids] + kept * carried

@@ -39,6 +39,7 @@ LOWER_LIP_INNER_MID = 14
 MOUTH_CORNERS = np.array([61, 291, 78, 308], dtype=np.intp)
 LOWER_LIP = np.array([146, 91, 181, 84, 17, 314, 405, 321, 375, 95, 88, 178, 87, 14, 317, 402, 318, 324], dtype=np.intp)
 EYE_OUTER_CORNERS = (33, 263)
+EYE_CORNERS = ((33, 133), (263, 362))  # per eye (subject's right, then left): outer and inner corner
 FOREHEAD_TOP, CHIN = 10, 152
 # Upper and lower eyelid contours (right eye, left eye): blinking moves these.
 EYELIDS = np.array(

@@ -19,7 +19,7 @@ import numpy as np
 from filters.base import BLENDSHAPE_INDEX, NUM_LANDMARKS
 from filters.neutralise.geometry import smoothstep
 from filters.neutralise.mesh import TRIANGLES
-from filters.neutralise.regions import EYELIDS
+from filters.neutralise.regions import EYE_CORNERS, EYELIDS
 from filters.neutralise.texture import LastBuilt, RelitCrop, blend_into, feather_inside, lab_stats, scaled_crop
 from filters.neutralise.warp import covered_map
 
@@ -94,7 +94,6 @@ def eye_excess(blendshapes: np.ndarray, reference_scores: np.ndarray | None) -> 
     return tuple(float(departures[k].max()) for k in _EYE_SCORES)  # type: ignore[return-value]
 
 
-_EYE_CORNERS = ((33, 133), (263, 362))  # (subject's right eye, left eye): outer and inner corner
 _IRIS_CENTRES = (468, 473)
 
 
@@ -103,7 +102,7 @@ def _gaze(points: np.ndarray) -> np.ndarray:
     corner line, across it), in eye widths."""
     pts = np.asarray(points, np.float64)[:, :2]
     offsets = []
-    for corners in _EYE_CORNERS:
+    for corners in EYE_CORNERS:
         a, b = pts[corners[0]], pts[corners[1]]
         axis = b - a
         width = max(float(np.linalg.norm(axis)), 1e-6)
