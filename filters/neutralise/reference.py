@@ -19,7 +19,7 @@ from filters.base import BLENDSHAPE_INDEX, BLENDSHAPE_NAMES, NUM_LANDMARKS, Face
 from filters.neutralise.alignment import frontal_frame, to_pose_free
 from filters.neutralise.basis import STRONG_EXPRESSION_INDEX, neutral_estimate
 from filters.neutralise.geometry import jaw_participation
-from filters.neutralise.regions import LIPS, LOWER_LIP_INNER_MID, UPPER_LIP_INNER_MID
+from filters.neutralise.regions import EYE_OUTER_CORNERS, LIPS, LOWER_LIP_INNER_MID, UPPER_LIP_INNER_MID
 from filters.neutralise.texture import lip_gap_ratio, scaled_crop
 from filters.neutralise.upper import UPPER_SCORES, upper_crop
 
@@ -199,7 +199,7 @@ def face_motion(points: np.ndarray, previous: np.ndarray | None) -> float:
     if previous is None:
         return 0.0
     now, before = points[:, :2], previous[:, :2]
-    eye_distance = max(float(np.linalg.norm(now[33] - now[263])), 1e-6)
+    eye_distance = max(float(np.linalg.norm(now[EYE_OUTER_CORNERS[0]] - now[EYE_OUTER_CORNERS[1]])), 1e-6)
     return float(np.linalg.norm(now - before, axis=1).mean()) / eye_distance
 
 

@@ -94,30 +94,27 @@ def eye_excess(blendshapes: np.ndarray, reference_scores: np.ndarray | None) -> 
     return tuple(float(departures[k].max()) for k in _EYE_SCORES)  # type: ignore[return-value]
 
 
-_IRIS_CENTRES = (468, 473)
+_IRIS_CENTRES = np.array([468, 473], dtype=np.intp)  # per eye (subject's right, then left), as in EYE_CORNERS
+_CORNER_PAIRS = np.array(EYE_CORNERS, dtype=np.intp)
 
 
 def _gaze(points: np.ndarray) -> np.ndarray:
     """(2, 2): per eye, the iris centre's offset from the eye's mid-corner point, in the eye's own axes (along the
     corner line, across it), in eye widths."""
     pts = np.asarray(points, np.float64)[:, :2]
-    offsets = []
-    for corners in EYE_CORNERS:
-        a, b = pts[corners[0]], pts[corners[1]]
-        axis = b - a
-        width = max(float(np.linalg.norm(axis)), 1e-6)
-        along = axis / width
-        across = np.array([-along[1], along[0]])
-        mid = 0.5 * (a + b)
-        iris = min((pts[c] for c in _IRIS_CENTRES), key=lambda c: float(np.linalg.norm(c - mid)))
-        offsets.append([float((iris - mid) @ along) / width, float((iris - mid) @ across) / width])
-    return np.array(offsets)
+    start, end = pts[_CORNER_PAIRS[:, 0]], pts[_CORNER_PAIRS[:, 1]]
+    axis = end - start
+    width = np.maximum(np.linalg.norm(axis, axis=1), 1e-6)
+    along = axis / width[:, None]
+    across = np.stack([-along[:, 1], along[:, 0]], axis=1)
+    offset = pts[_IRIS_CENTRES] - 0.5 * (start + end)
+    return np.stack([(offset * along).sum(axis=1), (offset * across).sum(axis=1)], axis=1) / width[:, None]
 
 
 def gaze_difference(points: np.ndarray, reference_points: np.ndarray | None) -> tuple[float, float]:
     """(subject's right eye, left eye): how far each iris sits from where it sits in the reference frame, in eye
     widths (0 = looking the same way; 1 when there is no reference)."""
-    if reference_points is None or len(reference_points) <= max(_IRIS_CENTRES):
+    if reference_points is None or len(reference_points) <= _IRIS_CENTRES.max():
         return (1.0, 1.0)
     diff = np.linalg.norm(_gaze(points) - _gaze(reference_points), axis=1)
     return float(diff[0]), float(diff[1])
