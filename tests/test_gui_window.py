@@ -201,9 +201,22 @@ def test_mirror_flips_only_the_preview(qtbot, running_window):
     start_sending(qtbot, window, session, recorder)
     qtbot.keyClick(window, Qt.Key.Key_M, Qt.KeyboardModifier.ControlModifier)
     assert session.settings.mirror and window.preview.mirror
-    recorder.wait_sent(qtbot, 3)
-    processed = recorder.processed_for(recorder.sent[-1][0])
-    sent = next(f for k, f in recorder.sent_full if k == recorder.sent[-1][0])
+    start = recorder.drain()
+
+    def latest_with_source():
+        """The newest frame sent since the toggle that the engine produced from a recorded raw frame. On a busy
+        machine the looping file source stalls and the engine repeats its last output (a keep-alive it does not
+        report as processed), so the newest sent frame may have no source."""
+        recorder.drain()
+        for sent_key, _thumb, _at in reversed(recorder.sent[start:]):
+            processed = recorder.processed_for(sent_key)
+            raw = None if processed is None else processed.raw  # read once: dropped from the engine's thread
+            if raw is not None:
+                return sent_key, raw
+        return None
+
+    qtbot.waitUntil(lambda: recorder.drain() >= start + 3 and latest_with_source() is not None, timeout=15000)
+    sent_key, raw = latest_with_source()
+    sent = next(f for k, f in recorder.sent_full if k == sent_key)
     # The call's frame is the filtered raw frame the right way round: closer to the raw than to its mirror.
-    raw = processed.raw
     assert np.abs(thumb(sent) - thumb(raw)).mean() < np.abs(thumb(sent) - thumb(raw[:, ::-1])).mean()
