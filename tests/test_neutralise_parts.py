@@ -41,6 +41,7 @@ from filters.neutralise.texture import (
     OUTER_LIPS,
     RELIGHT_EVERY,
     RELIGHT_TOLERANCE,
+    LastBuilt,
     RelitCrop,
     along_growth,
     blend_mouth,
@@ -199,6 +200,24 @@ def test_a_relit_crop_follows_the_light_and_is_reused_while_it_holds():
     for _ in range(RELIGHT_EVERY - 1):
         relit.relit(light(0.0))
     assert relit.relit(lambda: None) is None  # too little to measure: nothing to blend
+
+
+def test_each_face_s_reference_crop_is_built_once_not_every_frame():
+    """Two faces alternate in every frame: each one's crop is built once and reused (one cache entry would rebuild
+    both, every frame, and never reuse a relit crop); past KEEP crops the least recently used one goes."""
+    built = []
+    cache = LastBuilt(lambda image, points: built.append(image) or object())
+    crops = [np.zeros((4, 4, 3), np.uint8) for _ in range(LastBuilt.KEEP + 1)]
+    first = {id(crop): cache(crop, None) for crop in crops[:2]}
+    for _ in range(5):
+        for crop in crops[:2]:
+            assert cache(crop, None) is first[id(crop)]
+    assert len(built) == 2
+    for crop in crops[2:]:  # KEEP - 1 more crops: crops[0], used least recently, is dropped
+        cache(crop, None)
+    assert cache(crops[1], None) is first[id(crops[1])]
+    assert cache(crops[0], None) is not first[id(crops[0])]
+    assert len(built) == LastBuilt.KEEP + 2
 
 
 def test_the_mouth_texture_prefers_closed_lips_over_calmer_but_parted_ones():

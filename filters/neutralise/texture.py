@@ -214,20 +214,27 @@ class RelitCrop:
 
 
 class LastBuilt:
-    """What ``build(image, points)`` makes of a reference crop, kept for the crop used last (keyed by the crop
-    array's identity: a reference is long-lived, so one entry is enough). The entry is read into a local: another
-    filter instance (the compare view's thread) may replace it meanwhile."""
+    """What ``build(image, points)`` makes of a reference crop, kept for the crops used last (keyed by the crop
+    array's identity). A reference is long-lived, but each face in view has its own: with one entry, two faces
+    would rebuild both crops every frame and never reuse a relit crop. The entries are one tuple, read into a
+    local and replaced whole: another filter instance (the compare view's thread) may replace it meanwhile."""
+
+    KEEP = 4  # crops (faces) kept; the least recently used goes first
 
     def __init__(self, build: Callable[[np.ndarray, np.ndarray], object]) -> None:
         self._build = build
-        self._last: tuple[np.ndarray, object] | None = None
+        self._entries: tuple[tuple[np.ndarray, object], ...] = ()
 
     def __call__(self, image: np.ndarray, points: np.ndarray):
-        last = self._last
-        if last is None or last[0] is not image:
-            last = (image, self._build(image, points))
-            self._last = last
-        return last[1]
+        entries = self._entries
+        for position, (crop, built) in enumerate(entries):
+            if crop is image:
+                if position:
+                    self._entries = ((crop, built),) + entries[:position] + entries[position + 1 :]
+                return built
+        built = self._build(image, points)
+        self._entries = ((image, built),) + entries[: self.KEEP - 1]
+        return built
 
 
 def _relit_mouth(image: np.ndarray, points: np.ndarray) -> RelitCrop:
