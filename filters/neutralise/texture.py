@@ -219,7 +219,7 @@ class LastBuilt:
     would rebuild both crops every frame and never reuse a relit crop. The entries are one tuple, read into a
     local and replaced whole: another filter instance (the compare view's thread) may replace it meanwhile."""
 
-    KEEP = 4  # crops (faces) kept; the least recently used goes first
+    KEEP = 8  # crops (faces) kept, the least recently used going first: a crowded call, not just a pair
 
     def __init__(self, build: Callable[[np.ndarray, np.ndarray], object]) -> None:
         self._build = build
