@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from eval_neutralise import MEDIA, MODEL, track  # noqa: E402
 
-from app.lab.metrics import face_found, measure_faces, neutral_blendshapes  # noqa: E402
+from app.lab.metrics import face_found, measure_faces, neutral_frame  # noqa: E402
 from filters import BLENDSHAPE_INDEX, create_filter  # noqa: E402
 from filters.neutralise.alignment import to_pose_free  # noqa: E402
 from filters.neutralise.reference import AutoReference  # noqa: E402
@@ -61,9 +61,7 @@ def main() -> int:
     if not face_found(measured).any():
         print("no face found in the clip", file=sys.stderr)
         return 1
-    # The baseline frame, as the leakage measure picks it.
-    neutral = neutral_blendshapes(measured)
-    baseline = int(np.flatnonzero((measured == neutral).all(axis=1))[0])
+    baseline = neutral_frame(measured)  # the baseline frame, as the leakage measure picks it
     inner_up = np.where(face_found(measured), measured[:, BLENDSHAPE_INDEX["browInnerUp"]], np.inf)
     picked = [baseline] + [int(i) for i in np.argsort(inner_up) if i != baseline and faces[i]][: args.frames]
 
@@ -80,7 +78,7 @@ def main() -> int:
     slope = float(np.polyfit(heights, sums, 1)[0])
     mouth_only = create_filter("neutralise", strength=1.0, regions=("mouth",), texture=False, reference=reference)
     outputs = [mouth_only.apply(frames[i].copy(), faces[i]) for i in picked]
-    before, faces_before = measure_faces([frames[i] for i in picked], MODEL)
+    before, faces_before = measured[picked], [measured_faces[i] for i in picked]  # measured once, above
     after, faces_after = measure_faces(outputs, MODEL)
 
     header = "frame  jawOpen      " + "  ".join(f"{n:<16s}" for n in BROW_SCORES) + "  brows up  explains"
@@ -93,10 +91,10 @@ def main() -> int:
             print(f"#{i:<5d} (no face found)")
             continue
         raised = brow_height(faces_before[k], auto.template) - brow_height(faces_after[k], auto.template)
-        cells = [f"{before[k, BLENDSHAPE_INDEX[n]]:.2f}->{after[k, BLENDSHAPE_INDEX[n]]:.2f}" for n in BROW_SCORES]
+        scores = [BLENDSHAPE_INDEX[n] for n in BROW_SCORES]
+        cells = "  ".join(f"{before[k, j]:.2f}->{after[k, j]:.2f}".ljust(16) for j in scores)
         jaw = f"{before[k, BLENDSHAPE_INDEX['jawOpen']]:.2f}->{after[k, BLENDSHAPE_INDEX['jawOpen']]:.2f}"
         tag = " (baseline)" if i == baseline else ""
-        cells = "  ".join(f"{c:<16s}" for c in cells)
         print(f"#{i:<5d} {jaw:<12s} {cells}  {raised:+.3f}    {slope * raised:+.2f}{tag}")
         rises.append(brow_sum(after[k]) - brow_sum(before[k]))
         explained.append(slope * raised)

@@ -97,15 +97,20 @@ def face_found(bs: np.ndarray) -> np.ndarray:
     return ~np.isnan(np.asarray(bs, np.float32)).any(axis=1)
 
 
-def neutral_blendshapes(input_bs: np.ndarray, names: Sequence[str] = EXPRESSION_BLENDSHAPES) -> np.ndarray:
-    """The person's most neutral frame: the input frame with the lowest sum of expression scores; returns
-    its (52,) scores. Raises ValueError if no frame has a face."""
+def neutral_frame(input_bs: np.ndarray, names: Sequence[str] = EXPRESSION_BLENDSHAPES) -> int:
+    """Index of the person's most neutral frame: the input frame with the lowest sum of expression scores.
+    Raises ValueError if no frame has a face."""
     bs = np.asarray(input_bs, np.float32)
     found = face_found(bs)
     if not found.any():
         raise ValueError("no face found in any input frame: nothing to measure against")
     expression = np.where(found, np.nansum(bs[:, _indices(names)], axis=1), np.inf)
-    return bs[int(np.argmin(expression))].copy()
+    return int(np.argmin(expression))
+
+
+def neutral_blendshapes(input_bs: np.ndarray, names: Sequence[str] = EXPRESSION_BLENDSHAPES) -> np.ndarray:
+    """The (52,) scores of the person's most neutral frame (:func:`neutral_frame`)."""
+    return np.asarray(input_bs, np.float32)[neutral_frame(input_bs, names)].copy()
 
 
 def affect_residual(
