@@ -81,12 +81,15 @@ def _grown_lips(points: np.ndarray, along: float = MASK_GROWTH) -> np.ndarray:
     return centre + along * along_part + MASK_GROWTH * (offsets - along_part)
 
 
+def mouth_width(points: np.ndarray) -> float:
+    """Distance between the outer mouth corners of (N >= 478, 2) landmark positions."""
+    return float(np.linalg.norm(points[MOUTH_CORNERS[0]] - points[MOUTH_CORNERS[1]]))
+
+
 def along_growth(current: np.ndarray, target: np.ndarray) -> float:
     """How far the mouth mask reaches along the mouth (see GROWTH_PER_PULL), from the mouth's width in the
     ``current`` and ``target`` landmark positions (pixels)."""
-    width_now = float(np.linalg.norm(current[MOUTH_CORNERS[0]] - current[MOUTH_CORNERS[1]]))
-    width_then = float(np.linalg.norm(target[MOUTH_CORNERS[0]] - target[MOUTH_CORNERS[1]]))
-    pulled = width_now / max(width_then, 1e-6) - 1.0
+    pulled = mouth_width(current) / max(mouth_width(target), 1e-6) - 1.0
     return float(np.clip(MASK_GROWTH + GROWTH_PER_PULL * pulled, MASK_GROWTH, MAX_ALONG_GROWTH))
 
 
@@ -102,8 +105,8 @@ def skin_ring(mask: np.ndarray, points: np.ndarray, origin: tuple[int, int] = (0
 
 def lip_gap_ratio(points: np.ndarray) -> float:
     """Inner lip gap / mouth width of (N >= 478, 2) landmark positions (0 = closed lips)."""
-    width = float(np.linalg.norm(points[MOUTH_CORNERS[0]] - points[MOUTH_CORNERS[1]]))
-    return float(np.linalg.norm(points[LOWER_LIP_INNER_MID] - points[UPPER_LIP_INNER_MID])) / max(width, 1e-6)
+    gap = float(np.linalg.norm(points[LOWER_LIP_INNER_MID] - points[UPPER_LIP_INNER_MID]))
+    return gap / max(mouth_width(points), 1e-6)
 
 
 def blend_mouth(
