@@ -175,6 +175,17 @@ def _cut_hole(mask: np.ndarray, contour: np.ndarray, hole: EyeHole) -> None:
         cv2.ellipse(mask, (round(float(centre[0])), round(float(centre[1]))), axes, angle, 0, 360, 0, -1)
 
 
+_OPEN_EYE = EyeHole(HOLE_GROWTH[0], 0.0)  # an open, calm eye's own hole: left out wherever light is measured
+
+
+def _without_open_eyes(covered: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """A copy of the uint8 mask ``covered`` with the open eyes' holes at landmark ``points`` cut out."""
+    where = covered.copy()
+    for ring in _EYE_RINGS:
+        _cut_hole(where, points[ring, :2], _OPEN_EYE)
+    return where
+
+
 class _BandSource:
     """What a reference band needs every frame that depends on the reference alone: its triangles, and the crop
     ready for relighting with its Lab statistics over the band without the eye openings (once per reference crop)."""
@@ -185,9 +196,7 @@ class _BandSource:
         self.width = float(np.ptp(points[self.vertices, 0])) if len(self.vertices) else 0.0
         mask = np.zeros(image.shape[:2], np.uint8)
         cv2.fillPoly(mask, list(np.round(points[self.triangles, :2]).astype(np.int32)), 1)
-        for ring in _EYE_RINGS:
-            _cut_hole(mask, points[ring, :2], eye_hole(0.0, 0.0))  # the open eyes' own holes
-        self.relit = RelitCrop(image, mask, GAIN_LIMITS)
+        self.relit = RelitCrop(image, _without_open_eyes(mask, points), GAIN_LIMITS)
 
 
 _band_source = LastBuilt(_BandSource)
@@ -222,14 +231,16 @@ def blend_upper(
     size = (max(8, round((x1 - x0) * scale)), max(8, round((y1 - y0) * scale)))
     placed = (target[:NUM_LANDMARKS, :2] - np.array([x0, y0], np.float32)) * np.float32(scale)
     maps, hard = covered_map(points, placed, band.triangles, (0, 0, *size), max(2, round(step * scale)))
-    for ring, hole in zip(_EYE_RINGS, holes):
-        _cut_hole(hard, placed[ring], hole)
     region = frame[y0:y1, x0:x1]
     small = cv2.resize(region, size, interpolation=cv2.INTER_LINEAR)
-    # Lighting: the current band's Lab statistics are put on the small reference crop before it is warped.
-    lit = band.relit.relit(lambda: lab_stats(small, hard))
+    # Lighting: the current band's Lab statistics are put on the small reference crop before it is warped. Both
+    # are measured without the open eyes (whatever this frame's holes): lashes, irises and lowered lids in the
+    # current band would otherwise darken the whole pasted band, its eyes most of all.
+    lit = band.relit.relit(lambda: lab_stats(small, _without_open_eyes(hard, placed)))
     if lit is None:
         return
+    for ring, hole in zip(_EYE_RINGS, holes):
+        _cut_hole(hard, placed[ring], hole)
     source = cv2.remap(lit, maps, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     cv2.copyTo(small, cv2.bitwise_not(hard), source)  # uncovered pixels: the frame's own (nothing to bleed in)
     # Feathered inside the covered area only (outside it the map means nothing; notches of the band's lower edge
