@@ -204,6 +204,25 @@ def test_a_widened_or_squinting_eye_is_covered_by_the_reference_eye(calm_face):
     assert covered > 40.0  # the green mark is gone under the reference's own eye
 
 
+def test_the_band_is_lit_by_the_skin_around_the_eyes_not_by_the_eyes(calm_face):
+    # A squinting eye is covered whole (no hole), but its lashes, iris and lowered lids are not the light: painted
+    # black here, they must not darken the pasted forehead (the reference's own light leaves its eyes out too).
+    frame, face = calm_face
+    reference = reference_from_image(frame, face)
+    dark_eyes = frame.copy()
+    for lids in (EYELIDS[:14], EYELIDS[14:]):
+        cv2.fillPoly(dark_eyes, [np.round(face.points[lids]).astype(np.int32)], (0, 0, 0))
+    x0, y0, x1, y1 = _forehead_box(face)
+
+    def forehead_light(image):
+        return float(cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2LAB)[..., 0].mean())
+
+    own_eyes = _blend(frame, face, reference, 1.0, fill=1.0)
+    fresh = reference_from_image(frame, face)  # its own crop: not relit for the light measured above
+    painted = _blend(dark_eyes, face, fresh, 1.0, fill=1.0)
+    assert forehead_light(painted) == pytest.approx(forehead_light(own_eyes), abs=0.5)  # measured in them: -2.9
+
+
 def test_eye_holes_blinks_keep_the_lid_winks_and_wide_eyes_do_not():
     assert eye_hole(0.0, 0.0) == pytest.approx((HOLE_GROWTH[0], 0.0))
     assert eye_hole(1.0, 0.0) == pytest.approx((1.9, 1.0))  # closed: the whole lid is a hole
