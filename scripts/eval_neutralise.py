@@ -6,7 +6,7 @@ the FER classifier. Prints leakage per clip and strength, face-found share, keep
 confusion tables, and the cost per frame at 1280x720; saves image strips of hard frames under bench-out/.
 
 ``--baseline-reference`` adds one more run per clip whose reference is the metric's own baseline frame (the input
-frame with the lowest expression sum, as :func:`neutral_blendshapes` picks it) instead of the auto estimate: what
+frame with the lowest expression sum, as :func:`neutral_frame` picks it) instead of the auto estimate: what
 leakage is left when the target face IS the baseline, i.e. how much is rendering and how much is the baseline frame
 not being a relaxed face (on some clips it has the mouth open or the brows drawn together).
 
@@ -41,6 +41,7 @@ from app.lab.metrics import (  # noqa: E402
     leakage_ratio,
     measure_faces,
     neutral_blendshapes,
+    neutral_frame,
     speech_kept,
 )
 from app.tracking import FaceTracker  # noqa: E402
@@ -126,7 +127,7 @@ def evaluate_clip(path: Path, step: int, judge: ExpressionJudge, baseline_refere
             reference = filt.reference(0)
             result["band_image"] = None if reference is None else reference.upper_image
     if baseline_reference:
-        first = picked[int(np.nanargmin(residual_in))]  # the frame neutral_blendshapes takes as the baseline
+        first = picked[neutral_frame(bs_in)]  # the metric's baseline frame
         baseline = reference_from_image(frames[first], faces[first][0])
         out, _ = run_filter(frames, faces, strength=1.0, reference=baseline)
         result["baseline_leak"] = leakage_ratio(bs_in, measure_faces([out[i] for i in picked], MODEL)[0], neutral)

@@ -34,7 +34,7 @@ from app.lab.metrics import (
     family_leakage,
     jitter_ratio,
     leakage_ratio,
-    neutral_blendshapes,
+    neutral_frame,
     speech_kept,
 )
 from app.lab.report import RESULT_COLUMNS, write_report, write_results
@@ -319,11 +319,12 @@ def _baseline(item: BenchInput, config: BenchConfig, judge: ExpressionJudge | No
     if not tracked:
         raise BenchError(f"no frames could be read from {item.paths[0]}")
     measured = _measure((frame for frame, _ in frames()), config.model_path, judge, None)
-    neutral = neutral_blendshapes(measured.blendshapes) if face_found(measured.blendshapes).any() else None
+    neutral = None
     sheet_index = neutral_index = 0
-    if neutral is not None:
-        residual = affect_residual(measured.blendshapes, neutral)
-        sheet_index, neutral_index = int(np.nanargmax(residual)), int(np.nanargmin(residual))
+    if face_found(measured.blendshapes).any():
+        neutral_index = neutral_frame(measured.blendshapes)
+        neutral = measured.blendshapes[neutral_index].copy()
+        sheet_index = int(np.nanargmax(affect_residual(measured.blendshapes, neutral)))
     counts = np.bincount(measured.judge_labels[measured.judge_labels >= 0], minlength=len(ExpressionJudge.LABELS))
     label = ExpressionJudge.LABELS[int(np.argmax(counts))] if counts.sum() else ""
     return _Baseline(frames, tracked, measured, neutral, neutral_index, sheet_index, label)

@@ -171,7 +171,7 @@ class CalmBand:
         if self.best is not None and (moving, score) >= (self.best_moving, self.best[0] - self.HYSTERESIS):
             return False
         blink = scores[[BLENDSHAPE_INDEX["eyeBlinkLeft"], BLENDSHAPE_INDEX["eyeBlinkRight"]]].max()
-        eye_line = face.landmarks[263, :2] - face.landmarks[33, :2]
+        eye_line = face.landmarks[EYE_OUTER_CORNERS[1], :2] - face.landmarks[EYE_OUTER_CORNERS[0], :2]
         roll = abs(float(np.degrees(np.arctan2(eye_line[1], eye_line[0]))))
         if blink > self.MAX_BLINK or turn_degrees > self.MAX_TURN or roll > self.MAX_ROLL:
             return False
