@@ -106,6 +106,11 @@ def test_app_window_under_xvfb_shows_live_preview(tmp_path, artifacts_dir, setti
                 live_since = live_since or time.monotonic()
                 if time.monotonic() - live_since > 1.5:  # a little longer: the stats line fills in
                     break
+        # The grabber stops before the app is closed below: grabbing on, it would replace the screenshot a person
+        # looks at with the empty screen the closed window leaves.
+        grabber.kill()
+        grabber.wait()
+        image = cv2.imread(str(out))  # what is asserted below is the screenshot kept (replaced atomically)
         assert app.poll() is None, "the app exited:\n" + (tmp_path / "app.log").read_text(errors="replace")[-3000:]
         assert image is not None and image.shape[:2] == (SCREEN[1], SCREEN[0])
         assert shows_live_video(image), f"no live picture on screen; see {out}"
