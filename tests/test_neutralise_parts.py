@@ -10,6 +10,7 @@ import pytest
 
 from filters.base import BLENDSHAPE_INDEX, NUM_LANDMARKS
 from filters.neutralise import NeutralReference, reference_from_image
+from filters.neutralise import reference as reference_module
 from filters.neutralise.alignment import Similarity, fit_similarity, frontal_frame, to_pose_free
 from filters.neutralise.geometry import compute_targets, jaw_participation
 from filters.neutralise.mesh import ANCHOR_SCALE, NUM_ANCHORS, TRIANGLES, anchors
@@ -30,7 +31,10 @@ from filters.neutralise.regions import (
     FACE_OVAL,
     FOREHEAD_TOP,
     LOWER_LIP,
+    LOWER_LIP_INNER,
+    LOWER_LIP_OUTER,
     REGIONS,
+    UPPER_LIP_INNER,
     UPPER_LIP_INNER_MID,
     landmark_weights,
 )
@@ -164,10 +168,51 @@ def test_an_auto_reference_with_parted_lips_is_closed_by_raising_the_jaw():
     gap = inner_lip_gap(opened)
     closed = close_lips(opened, resting_gap=0.01)
     assert inner_lip_gap(closed) == pytest.approx(0.01, abs=1e-4)
-    assert closed[CHIN, 1] == pytest.approx(opened[CHIN, 1] - (gap - 0.01), abs=1e-4)  # the chin rises with it
-    for fixed in (UPPER_LIP_INNER_MID, FOREHEAD_TOP):  # the upper lip and the skull do not move
+    # The chin rises with the jaw, by less than the lip gap closes (the lips close too, as in the basis' faces).
+    assert 0.3 * (gap - 0.01) < opened[CHIN, 1] - closed[CHIN, 1] < gap - 0.01
+    assert abs(closed[UPPER_LIP_INNER_MID, 1] - opened[UPPER_LIP_INNER_MID, 1]) < 0.02 * gap  # the upper lip stays
+    for fixed in (FOREHEAD_TOP, *EYELIDS):  # nothing above the nose moves
         assert np.array_equal(closed[fixed], opened[fixed])
+    assert np.array_equal(closed[:, 0], opened[:, 0])  # nor anything sideways
     assert close_lips(closed, resting_gap=0.01) is closed  # already closed: unchanged
+
+
+def test_without_a_basis_the_jaw_rises_as_a_whole(monkeypatch):
+    monkeypatch.setattr(reference_module, "jaw_motion", lambda shape: None)
+    _, faces = tracked_clip(CLIPS[0])
+    shape = frontal_frame(faces[0][0].landmarks).apply(faces[0][0].landmarks)
+    opened = shape.copy()
+    opened[CHIN, 1] += 0.2
+    opened[LOWER_LIP, 1] += 0.2
+    gap = inner_lip_gap(opened)
+    closed = close_lips(opened, resting_gap=0.01)
+    assert inner_lip_gap(closed) == pytest.approx(0.01, abs=1e-4)
+    assert closed[CHIN, 1] == pytest.approx(opened[CHIN, 1] - (gap - 0.01), abs=1e-4)
+    assert np.array_equal(closed[UPPER_LIP_INNER_MID], opened[UPPER_LIP_INNER_MID])
+
+
+def test_closing_a_real_open_mouth_never_passes_the_lower_lip_through_the_upper(monkeypatch):
+    # A talking mouth parts most in the middle: the jaw raised as a whole as far as the middle needs would push the
+    # lower lip through the upper one towards the corners (a folded warp: dark streaks from the open mouth's
+    # corners). The learned closing brings the lips together along their length; without a basis the lower lip
+    # stops where it meets the upper one. Either way the lower lip keeps its thickness.
+    _, faces = tracked_clip(CLIPS[1])
+    shapes = [frontal_frame(f[0].landmarks).apply(f[0].landmarks) for f in faces if f]
+    opened = max(shapes, key=inner_lip_gap)
+    assert inner_lip_gap(opened) > 0.15  # really open
+    raised = opened[:, 1] - (inner_lip_gap(opened) - 0.01) * jaw_participation(opened)
+    assert (raised[LOWER_LIP_INNER] - raised[UPPER_LIP_INNER]).min() < -0.03  # what a rigid raise does
+    learned = close_lips(opened, resting_gap=0.01)
+    monkeypatch.setattr(reference_module, "jaw_motion", lambda shape: None)
+    rigid = close_lips(opened, resting_gap=0.01)
+    for closed in (learned, rigid):
+        assert inner_lip_gap(closed) == pytest.approx(0.01, abs=1e-4)
+        assert (closed[LOWER_LIP_INNER, 1] - closed[UPPER_LIP_INNER, 1]).min() >= 0.0  # nowhere crossed
+        assert (closed[LOWER_LIP_OUTER, 1] - closed[LOWER_LIP_INNER, 1]).min() > 0.0  # a lip, not turned over
+        assert (closed[LOWER_LIP_INNER, 1] < opened[LOWER_LIP_INNER, 1]).all()  # every point of it rose
+    # Held back, the rigid raise's lower lip keeps its thickness (its outer line goes with the inner one).
+    thickness = rigid[LOWER_LIP_OUTER, 1] - rigid[LOWER_LIP_INNER, 1]
+    assert np.allclose(thickness, opened[LOWER_LIP_OUTER, 1] - opened[LOWER_LIP_INNER, 1], atol=1e-5)
 
 
 def test_a_relit_crop_follows_the_light_and_is_reused_while_it_holds():

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from filters.base import BLENDSHAPE_INDEX, NUM_LANDMARKS
+from filters.neutralise.regions import LOWER_LIP_INNER_MID, NOSE_TIP, UPPER_LIP_INNER_MID
 
 BASIS_PATH = Path(__file__).with_name("expression_basis.npz")
 
@@ -59,3 +60,22 @@ def neutral_estimate(pose_free: np.ndarray, blendshapes: np.ndarray, lowest: np.
     excess = (np.asarray(blendshapes, np.float32) - baseline)[CORRECTED_INDEX]
     shift = excess @ basis[CORRECTED_INDEX]
     return (pose_free - shift.reshape(NUM_LANDMARKS, 3)).astype(np.float32)
+
+
+def jaw_motion(shape: np.ndarray) -> np.ndarray | None:
+    """(478, 3): how the landmarks of the pose-free ``shape`` move as its jaw opens, per eye distance of inner lip
+    gap, or None without a basis. It is the basis' jawOpen row, learned from real faces: the lips part most
+    mid-mouth and least at the corners, and the corners, cheeks and chin move with them. Only below the nose and
+    only up-down and in depth: its small shifts elsewhere are fitting noise, and a population's asymmetries must
+    not move the person's mouth sideways."""
+    model = _load()
+    if model is None:
+        return None
+    jaw = model[0][BLENDSHAPE_INDEX["jawOpen"]].reshape(NUM_LANDMARKS, 3)
+    gap = float(jaw[LOWER_LIP_INNER_MID, 1] - jaw[UPPER_LIP_INNER_MID, 1])
+    if gap <= 1e-6:
+        return None
+    below_nose = np.clip((shape[:NUM_LANDMARKS, 1] - shape[NOSE_TIP, 1]) / 0.1, 0.0, 1.0)
+    motion = np.zeros((NUM_LANDMARKS, 3), np.float32)
+    motion[:, 1:] = jaw[:, 1:] / gap * below_nose[:, None]
+    return motion

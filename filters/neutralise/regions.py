@@ -37,10 +37,14 @@ STABLE = np.array(
 UPPER_LIP_INNER_MID = 13
 LOWER_LIP_INNER_MID = 14
 MOUTH_CORNERS = np.array([61, 291, 78, 308], dtype=np.intp)
-LOWER_LIP = np.array([146, 91, 181, 84, 17, 314, 405, 321, 375, 95, 88, 178, 87, 14, 317, 402, 318, 324], dtype=np.intp)
+# The inner lip lines between the inner corners (78, 308), point facing point: the lips meet along these.
+UPPER_LIP_INNER = np.array([191, 80, 81, 82, 13, 312, 311, 310, 415], dtype=np.intp)
+LOWER_LIP_INNER = np.array([95, 88, 178, 87, 14, 317, 402, 318, 324], dtype=np.intp)
+LOWER_LIP_OUTER = np.array([146, 91, 181, 84, 17, 314, 405, 321, 375], dtype=np.intp)  # below LOWER_LIP_INNER
+LOWER_LIP = np.r_[LOWER_LIP_OUTER, LOWER_LIP_INNER]
 EYE_OUTER_CORNERS = (33, 263)
 EYE_CORNERS = ((33, 133), (263, 362))  # per eye (subject's right, then left): outer and inner corner
-FOREHEAD_TOP, CHIN = 10, 152
+FOREHEAD_TOP, CHIN, NOSE_TIP = 10, 152, 4
 # Upper and lower eyelid contours (right eye, left eye): blinking moves these.
 EYELIDS = np.array(
     [246, 161, 160, 159, 158, 157, 173, 7, 163, 144, 145, 153, 154, 155,
@@ -55,7 +59,7 @@ def region_cores(canonical: np.ndarray) -> dict[str, np.ndarray]:
     The mouth region's core is the whole lower face below the nose tip (lips, cheeks, chin and jaw line): smiling,
     frowning and jaw opening move all of it. Every other landmark belongs to the regions by proximity (see
     :func:`landmark_weights`), so the forehead goes with the brows and the cheekbones with the eyes."""
-    nose_tip_y = canonical[4, 1]
+    nose_tip_y = canonical[NOSE_TIP, 1]
     lower_face = np.flatnonzero(canonical[:468, 1] > nose_tip_y)
     return {
         "brows": BROWS,
