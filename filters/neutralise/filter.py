@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from filters.base import Face, Filter
+from filters.neutralise.basis import jaw_motion
 from filters.neutralise.fallback import blur_face
 from filters.neutralise.geometry import blink_closure, compute_targets, jaw_participation, smoothstep
 from filters.neutralise.mesh import TRIANGLES
@@ -37,7 +38,7 @@ class _FaceState:
         self.last_seen = 0
         self.auto = AutoReference()
         self.smoothed: np.ndarray | None = None
-        self.shape_cache: tuple[object, np.ndarray, np.ndarray] | None = None
+        self.shape_cache: tuple[object, np.ndarray, np.ndarray, np.ndarray | None] | None = None
         self.band_alpha = 0.0
 
 
@@ -179,8 +180,8 @@ class NeutraliseFilter(Filter):
         key = (id(self._explicit.get(face.face_id)), tuple(self.gains.values()))
         if state.shape_cache is None or state.shape_cache[0] != key:
             weights = landmark_weights(target_shape, self.gains, FALLOFF)
-            state.shape_cache = (key, weights, jaw_participation(target_shape))
-        _, weights, jaw_share = state.shape_cache
+            state.shape_cache = (key, weights, jaw_participation(target_shape), jaw_motion(target_shape))
+        _, weights, jaw_share, jaw_moves = state.shape_cache
         band = self.texture and reference.upper_image is not None
         # With the reference's eye to paint over an opened lid, a wink counts as expression, not as a blink.
         blinks = blink_closure(face.blendshapes, winks_are_expression=band) if self.keep_blinks else None
@@ -192,6 +193,7 @@ class NeutraliseFilter(Filter):
             strength=self.strength,
             keep_speech=self.keep_speech,
             blinks=blinks,
+            jaw_motion=jaw_moves,
         )
         step = _grid_step(face)
         warped = warp_region(frame, targets.current, targets.target, TRIANGLES, step=step)

@@ -87,10 +87,12 @@ def compute_targets(
     strength: float,
     keep_speech: bool,
     blinks: tuple[float, float] | None,
+    jaw_motion: np.ndarray | None = None,
 ) -> Targets:
     """``reference``: pose-free (478, 3); ``weights``: per-landmark pull (regions and falloff); ``jaw_share``:
     :func:`jaw_participation` of the reference; ``blinks``: per eye, the closure to keep (:func:`blink_closure`),
-    or None when blinks are not kept."""
+    or None when blinks are not kept; ``jaw_motion``: how the reference moves as its jaw opens, per eye distance of
+    lip gap (:func:`basis.jaw_motion`), used to keep speech."""
     current = face.landmarks.astype(np.float32)
     to_ref = fit_similarity(current[STABLE], reference[STABLE])
     pose_free = to_ref.apply(current)
@@ -115,13 +117,18 @@ def compute_targets(
     gap_ref = reference[LOWER_LIP_INNER_MID, 1] - reference[UPPER_LIP_INNER_MID, 1]
     opening = max(0.0, float(gap_now - gap_ref))  # (texture: teeth may show)
     if keep_speech:
-        # Keep the jaw's vertical movement, nothing else of the mouth: the lower lip and chin (fully on the jaw)
-        # keep their current height; points partly on the jaw (mouth corners, lower cheeks) follow the lower
-        # lip's drop in proportion, not their own height, which a smile or frown also moves. Mouth width, the
-        # upper lip and the brows still go to the reference.
-        lip_drop = float((pose_free[LOWER_LIP, 1] - desired[LOWER_LIP, 1]).mean())
+        # Keep the jaw's movement, nothing else of the mouth: the lower lip and chin (fully on the jaw) keep their
+        # current height; points partly on the jaw (mouth corners, lower cheeks) move as the reference's own would
+        # with the mouth this far open (the learned jaw motion; without it, in proportion to the lower lip's
+        # drop), not as they do now, which a smile or frown also moves. Mouth width, the upper lip and the brows
+        # still go to the reference.
+        if jaw_motion is not None:
+            desired[:, 1:] += opening * jaw_motion[:, 1:]
+            follow = np.zeros(len(desired), np.float32)
+        else:
+            follow = jaw_share * float((pose_free[LOWER_LIP, 1] - desired[LOWER_LIP, 1]).mean())
         own = pose_free[:, 1] - desired[:, 1]
-        desired[:, 1] += np.where(jaw_share >= 1.0, own, jaw_share * lip_drop)
+        desired[:, 1] += np.where(jaw_share >= 1.0, own, follow)
     moved = pose_free + (strength * pull)[:, None] * (desired - pose_free)
     back = to_ref.inverse()
     ring = anchors(reference)
