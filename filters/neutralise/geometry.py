@@ -122,11 +122,13 @@ def compute_targets(
         # with the mouth this far open (the learned jaw motion; without it, in proportion to the lower lip's
         # drop), not as they do now, which a smile or frown also moves. Mouth width, the upper lip and the brows
         # still go to the reference.
+        lip_drop = float((pose_free[LOWER_LIP, 1] - desired[LOWER_LIP, 1]).mean())
         if jaw_motion is not None:
-            desired[:, 1:] += opening * jaw_motion[:, 1:]
+            # How far the jaw is open, from the whole lower lip's drop (one lip gap alone is noisier).
+            desired[:, 1:] += max(0.0, lip_drop / float(jaw_motion[LOWER_LIP, 1].mean())) * jaw_motion[:, 1:]
             follow = np.zeros(len(desired), np.float32)
         else:
-            follow = jaw_share * float((pose_free[LOWER_LIP, 1] - desired[LOWER_LIP, 1]).mean())
+            follow = jaw_share * lip_drop
         own = pose_free[:, 1] - desired[:, 1]
         desired[:, 1] += np.where(jaw_share >= 1.0, own, follow)
     moved = pose_free + (strength * pull)[:, None] * (desired - pose_free)
