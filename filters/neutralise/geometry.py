@@ -126,7 +126,7 @@ def compute_targets(
         if jaw_motion is not None:
             # How far the jaw is open, from the whole lower lip's drop (one lip gap alone is noisier).
             desired[:, 1:] += max(0.0, lip_drop / float(jaw_motion[LOWER_LIP, 1].mean())) * jaw_motion[:, 1:]
-            follow = np.zeros(len(desired), np.float32)
+            follow: float | np.ndarray = 0.0
         else:
             follow = jaw_share * lip_drop
         own = pose_free[:, 1] - desired[:, 1]

@@ -175,7 +175,7 @@ def _cut_hole(mask: np.ndarray, contour: np.ndarray, hole: EyeHole) -> None:
         cv2.ellipse(mask, (round(float(centre[0])), round(float(centre[1]))), axes, angle, 0, 360, 0, -1)
 
 
-_OPEN_EYE = EyeHole(HOLE_GROWTH[0], 0.0)  # an open, calm eye's own hole: left out wherever light is measured
+_OPEN_EYE = eye_hole(0.0, 0.0)  # an open, calm eye's own hole: left out wherever light is measured
 
 
 def _without_open_eyes(covered: np.ndarray, points: np.ndarray) -> np.ndarray:
