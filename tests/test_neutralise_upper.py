@@ -18,6 +18,7 @@ from filters.neutralise.upper import (
     HOLE_GROWTH,
     UPPER_CROP_WIDTH,
     UPPER_SCORES,
+    band_triangles,
     blend_upper,
     eye_excess,
     eye_fills,
@@ -221,6 +222,24 @@ def test_the_band_is_lit_by_the_skin_around_the_eyes_not_by_the_eyes(calm_face):
     fresh = reference_from_image(frame, face)  # its own crop: not relit for the light measured above
     painted = _blend(dark_eyes, face, fresh, 1.0, fill=1.0)
     assert forehead_light(painted) == pytest.approx(forehead_light(own_eyes), abs=0.5)  # measured in them: -2.9
+
+
+def test_the_hair_at_the_reference_bands_edge_never_reaches_the_output(calm_face):
+    # The tracker's face contour sits a pixel or two outside the skin: the reference's outermost triangles carry
+    # hair or background, which a turned face's squeezed far side drew as a dark dash on the cheek (d3 #264).
+    frame, face = calm_face
+    reference = reference_from_image(frame, face)
+    points = reference.upper_points
+    band = np.zeros(reference.upper_image.shape[:2], np.uint8)
+    cv2.fillPoly(band, list(np.round(points[band_triangles(points), :2]).astype(np.int32)), 1)
+    edge = cv2.erode(band, np.ones((5, 5), np.uint8)) == 0  # two pixels inside the outline, and all outside
+    hair = reference.upper_image.copy()
+    hair[edge] = 0
+    assert (hair != reference.upper_image).any()
+    haired = dataclasses.replace(reference, upper_image=hair)
+    own = _blend(frame, face, reference, 1.0).astype(np.int16)
+    with_hair = _blend(frame, face, haired, 1.0).astype(np.int16)
+    assert (own - with_hair).max() <= 2  # the old band: 43 levels darker on 28 pixels along its edge
 
 
 def test_eye_holes_blinks_keep_the_lid_winks_and_wide_eyes_do_not():

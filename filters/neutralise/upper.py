@@ -186,9 +186,30 @@ def _without_open_eyes(covered: np.ndarray, points: np.ndarray) -> np.ndarray:
     return where
 
 
+# Band widths: the ring inside the band's outline whose pixels are replaced by the skin further in. The tracker's
+# face contour sits a pixel or two outside the skin, so the reference's outermost triangles carry hair or
+# background; a turned face squeezes its far side's triangles inwards and draws that as a dark dash on the cheek.
+EDGE_RING = 0.03
+
+
+def _skin_to_the_edge(image: np.ndarray, band: np.ndarray, ring: int) -> np.ndarray:
+    """``image`` with the pixels of the uint8 mask ``band`` within ``ring`` pixels of its outline (and everything
+    outside it, as far as the fill reaches) replaced by the mean of the band's pixels further in nearby."""
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * ring + 1, 2 * ring + 1))
+    inner = cv2.erode(band, kernel).astype(np.float32)
+    reach = (4 * ring + 1, 4 * ring + 1)  # covers the ring from the inner skin on both sides
+    weight = cv2.blur(inner, reach)
+    spread = cv2.blur(image.astype(np.float32) * inner[..., None], reach) / np.maximum(weight, 1e-3)[..., None]
+    fill = (weight > 1e-3) & (inner == 0)
+    out = image.copy()
+    out[fill] = np.clip(spread[fill] + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
 class _BandSource:
     """What a reference band needs every frame that depends on the reference alone: its triangles, and the crop
-    ready for relighting with its Lab statistics over the band without the eye openings (once per reference crop)."""
+    (skin carried out to its edge) ready for relighting with its Lab statistics over the band without the eye
+    openings (once per reference crop)."""
 
     def __init__(self, image: np.ndarray, points: np.ndarray) -> None:
         self.triangles = band_triangles(points)
@@ -196,7 +217,8 @@ class _BandSource:
         self.width = float(np.ptp(points[self.vertices, 0])) if len(self.vertices) else 0.0
         mask = np.zeros(image.shape[:2], np.uint8)
         cv2.fillPoly(mask, list(np.round(points[self.triangles, :2]).astype(np.int32)), 1)
-        self.relit = RelitCrop(image, _without_open_eyes(mask, points), GAIN_LIMITS)
+        skin = _skin_to_the_edge(image, mask, max(1, round(EDGE_RING * self.width)))
+        self.relit = RelitCrop(skin, _without_open_eyes(mask, points), GAIN_LIMITS)
 
 
 _band_source = LastBuilt(_BandSource)
