@@ -194,16 +194,17 @@ EDGE_RING = 0.03
 
 def _skin_to_the_edge(image: np.ndarray, band: np.ndarray, ring: int) -> np.ndarray:
     """``image`` with the pixels of the uint8 mask ``band`` within ``ring`` pixels of its outline (and everything
-    outside it, as far as the fill reaches) replaced by the mean of the band's pixels further in nearby."""
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * ring + 1, 2 * ring + 1))
+    outside it, as far as the fill reaches) replaced by the mean of the band's skin further in nearby, fading back
+    to the image's own over the next ``ring`` pixels (a hard step would show as a staircase on a squeezed side)."""
+    half = max(1, round(0.5 * ring))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * (ring + half) + 1, 2 * (ring + half) + 1))
     inner = cv2.erode(band, kernel).astype(np.float32)
-    reach = (4 * ring + 1, 4 * ring + 1)  # covers the ring from the inner skin on both sides
-    weight = cv2.blur(inner, reach)
-    spread = cv2.blur(image.astype(np.float32) * inner[..., None], reach) / np.maximum(weight, 1e-3)[..., None]
-    fill = (weight > 1e-3) & (inner == 0)
-    out = image.copy()
-    out[fill] = np.clip(spread[fill] + 0.5, 0, 255).astype(np.uint8)
-    return out
+    own = cv2.blur(inner, (2 * half + 1, 2 * half + 1))[..., None]  # 0 up to ``ring`` inside, 1 from 2 * ring
+    reach = (4 * ring + 1, 4 * ring + 1)  # from the inner skin out past the outline
+    weight = cv2.blur(inner, reach)[..., None]
+    fill = cv2.blur(image.astype(np.float32) * inner[..., None], reach) / np.maximum(weight, 1e-3)
+    mixed = own * image + (1.0 - own) * fill
+    return np.where(weight > 1e-3, np.clip(mixed + 0.5, 0, 255), image).astype(np.uint8)
 
 
 class _BandSource:
