@@ -40,7 +40,6 @@ from app.lab.metrics import (  # noqa: E402
     family_leakage,
     leakage_ratio,
     measure_faces,
-    neutral_blendshapes,
     neutral_frame,
     speech_kept,
 )
@@ -103,7 +102,8 @@ def evaluate_clip(path: Path, step: int, judge: ExpressionJudge, baseline_refere
     frames, faces = track(path)
     picked = list(range(0, len(frames), step))
     bs_in, faces_in = measure_faces([frames[i] for i in picked], MODEL)
-    neutral = neutral_blendshapes(bs_in)
+    neutral_index = neutral_frame(bs_in)  # the metric's baseline frame, among the picked ones
+    neutral = bs_in[neutral_index].copy()
     residual_in = affect_residual(bs_in, neutral)
     result = {"clip": path.name, "frames": len(picked)}
     outputs = {}
@@ -127,7 +127,7 @@ def evaluate_clip(path: Path, step: int, judge: ExpressionJudge, baseline_refere
             reference = filt.reference(0)
             result["band_image"] = None if reference is None else reference.upper_image
     if baseline_reference:
-        first = picked[neutral_frame(bs_in)]  # the metric's baseline frame
+        first = picked[neutral_index]
         baseline = reference_from_image(frames[first], faces[first][0])
         out, _ = run_filter(frames, faces, strength=1.0, reference=baseline)
         result["baseline_leak"] = leakage_ratio(bs_in, measure_faces([out[i] for i in picked], MODEL)[0], neutral)
