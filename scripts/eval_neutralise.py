@@ -76,10 +76,12 @@ def run_filter(frames, faces, **options):
     return [filt.apply(frame.copy(), found) for frame, found in zip(frames, faces)], filt
 
 
-def strip(frames_in, outputs_half, outputs_full, indices, reference_image, band_image=None) -> np.ndarray:
+def strip(
+    frames_in, left_outputs, right_outputs, indices, reference_image, band_image=None, columns="0.5 | 1.0"
+) -> np.ndarray:
     rows = []
     for i in indices:
-        cells = [frames_in[i], outputs_half[i], outputs_full[i]]
+        cells = [frames_in[i], left_outputs[i], right_outputs[i]]
         h = 256
         cells = [cv2.resize(c, (round(c.shape[1] * h / c.shape[0]), h)) for c in cells]
         ref = np.zeros((h, 160, 3), np.uint8)
@@ -92,7 +94,7 @@ def strip(frames_in, outputs_half, outputs_full, indices, reference_image, band_
             ref[top : min(h, top + b.shape[0])] = b[: h - top]
         row = np.hstack([*cells, ref])
         cv2.putText(
-            row, f"#{i} in | 0.5 | 1.0 | ref mouth, band", (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 255, 255), 1
+            row, f"#{i} in | {columns} | ref mouth, band", (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 255, 255), 1
         )
         rows.append(row)
     return np.vstack(rows)
@@ -142,7 +144,9 @@ def evaluate_clip(path: Path, step: int, judge: ExpressionJudge, baseline_refere
     OUT.mkdir(parents=True, exist_ok=True)
     sheet = strip(frames, outputs[0.5], outputs[1.0], hard, result["reference_image"], result["band_image"])
     cv2.imwrite(str(OUT / f"{path.stem}_strip.jpg"), sheet, [cv2.IMWRITE_JPEG_QUALITY, 85])
-    speech_sheet = strip(frames, outputs[1.0], out, hard, result["reference_image"], result["band_image"])
+    speech_sheet = strip(
+        frames, outputs[1.0], out, hard, result["reference_image"], result["band_image"], "1.0 | 1.0 keep speech"
+    )
     cv2.imwrite(str(OUT / f"{path.stem}_speech_strip.jpg"), speech_sheet, [cv2.IMWRITE_JPEG_QUALITY, 85])
     return result
 
