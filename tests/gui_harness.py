@@ -141,6 +141,7 @@ class Recorder:
         """(index, distance) of every sent frame whose face region is as close to some raw frame as two raw
         frames of the clip are to each other: i.e. a raw face that reached the call."""
         self.drain()
+        self._catch_up()  # the newest sent frame's own raw frame is recorded only once the engine announces it
         with self._lock:
             raws = np.stack(self.raw_thumbs)
         # A raw frame with nothing in the face region (a plain wall) shows no one: its obscured version may
