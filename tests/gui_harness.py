@@ -107,9 +107,9 @@ class Recorder:
     def _catch_up(self, timeout_s: float = 1.0) -> None:
         """Wait until the engine has announced the newest frame drained so far. It hands a frame to the virtual
         camera before announcing it, so a check made right after a drain can find the newest frame unrecorded
-        and take it for a frame the engine never produced (seen once in ~20 runs on a loaded machine: a
-        neutralised frame, 1.6 from its output's thumbnail). Frames are sent and announced in order; a keep-alive
-        repeat is never announced, and then the wait just ends."""
+        and take it for a frame the engine never produced (about 1 run in 10 of the region-strength test under
+        load: a neutralised frame, 1.6 from the previous output's thumbnail). Frames are sent and announced in
+        order; a keep-alive repeat is never announced, and then the wait just ends."""
         if not self.sent:
             return
         newest = self.sent[-1][0]

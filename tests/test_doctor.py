@@ -16,6 +16,11 @@ from app.sources.listing import VIRTUAL_CAMERA_NAME
 from .capture_backend import BACKEND_NAME, register
 from .test_sources import fake_sysfs
 
+# The system libraries checked in tests that expect a healthy system: only those this test run cannot do without
+# (MediaPipe's EGL, OpenCV's GL). The Qt window's xcb ones are missing on a bare machine that runs the tests
+# offscreen, and the doctor rightly says so there.
+LIBRARIES_THIS_RUN_NEEDS = {"EGL": "libegl1", "GL": "libgl1"}
+
 
 @pytest.fixture
 def capture():
@@ -38,13 +43,11 @@ def by_check(findings: list[Finding]) -> dict[str, Finding]:
 
 
 def test_everything_fine(tmp_path, capture):
-    # Only libraries this test run cannot do without (MediaPipe's EGL, OpenCV's GL): the Qt window's xcb ones are
-    # missing on a bare machine that runs the tests offscreen, and the doctor rightly says so there.
     findings = run_checks(
         sys_root=healthy_linux(tmp_path),
         dev_root="/dev",
         backends=[BACKEND_NAME],
-        libraries={"EGL": "libegl1", "GL": "libgl1"},
+        libraries=LIBRARIES_THIS_RUN_NEEDS,
         platform="linux",
     )
     checks = by_check(findings)
@@ -84,7 +87,7 @@ def test_fresh_linux_without_driver_or_camera(tmp_path):
     (tmp_path / "modules" / "kernel" / "drivers" / "media").mkdir(parents=True)
     # backends=None: the real built-in backends of this machine, i.e. v4l2loopback, which has no device here.
     findings = run_checks(
-        sys_root=sys_root, modules_root=tmp_path / "modules", libraries={"EGL": "libegl1"}, platform="linux"
+        sys_root=sys_root, modules_root=tmp_path / "modules", libraries=LIBRARIES_THIS_RUN_NEEDS, platform="linux"
     )
     checks = by_check(findings)
     assert not checks["cameras"].ok and "--input FILE" in checks["cameras"].fix
