@@ -53,7 +53,7 @@ from filters.neutralise.texture import (
     lip_gap_ratio,
     skin_ring,
 )
-from filters.neutralise.warp import warp_region
+from filters.neutralise.warp import displacement_grid, triangulate, warp_region
 
 from .conftest import CLIPS
 from .helpers import tracked_clip
@@ -80,6 +80,37 @@ def test_warp_moves_pixels_exactly_and_leaves_the_rest_alone(step):
     # The anchors did not move: nothing outside their hull changes.
     assert (x0, y0, x1, y1) == (20, 20, 281, 281)
     assert np.array_equal(out[:20], image[:20]) and np.array_equal(out[:, 282:], image[:, 282:])
+
+
+def _grid_one_node_at_a_time(src, dst, triangles, origin, shape, step):
+    """displacement_grid written the slow, obvious way: per node, the first triangle holding it."""
+    disp = np.zeros((*shape, 2))
+    for i in range(shape[0]):
+        for j in range(shape[1]):
+            p = np.array(origin) + step * np.array([j, i])
+            for tri in triangles:
+                a, b, c = dst[tri].astype(np.float64)
+                l1, l2 = np.linalg.solve(np.column_stack([b - a, c - a]), p - a)
+                if min(l1, l2) >= -1e-6 and l1 + l2 <= 1 + 1e-6:
+                    disp[i, j] = src[tri[0]] + l1 * (src[tri[1]] - src[tri[0]]) + l2 * (src[tri[2]] - src[tri[0]]) - p
+                    break
+    return disp[..., 0], disp[..., 1]
+
+
+@pytest.mark.parametrize("step", [2, 7])
+def test_displacement_grid_matches_the_obvious_computation(step):
+    rng = np.random.default_rng(7)
+    src = rng.uniform(0, 120, (60, 2)).astype(np.float32)
+    triangles = triangulate(src)
+    # A smooth displacement (a few pixels, slowly varying): no triangle folds over another.
+    dst = (src + 3.0 * np.sin(src[:, ::-1] / 25.0)).astype(np.float32)
+    shape = (130 // step + 2, 130 // step + 2)
+    fast = displacement_grid(src, dst, triangles, (-3.5, -2.5), shape, step)
+    slow = _grid_one_node_at_a_time(src, dst, triangles, (-3.5, -2.5), shape, step)
+    covered = np.abs(slow[0]) + np.abs(slow[1]) > 0
+    assert covered.mean() > 0.5  # most nodes lie inside the mesh: the comparison is not vacuous
+    for got, want in zip(fast, slow):
+        assert np.abs(got - want).max() < 1e-3
 
 
 def test_warp_of_unmoved_points_is_nothing():

@@ -43,69 +43,81 @@ def displacement_grid(
     """Coarse inverse displacement ``src - p`` at grid nodes ``p = origin + step * (j, i)`` (float32 grids of
     ``shape``), for points inside the ``dst`` triangles; zero elsewhere."""
     grid_h, grid_w = shape
-    disp_x = np.zeros(shape, np.float32)
-    disp_y = np.zeros(shape, np.float32)
     if len(triangles) == 0:
-        return disp_x, disp_y
+        return np.zeros(shape, np.float32), np.zeros(shape, np.float32)
     ox, oy = origin
     # Everything in grid units (node (j, i) is the point (j, i)): dst corners, and per triangle one affine map from
     # grid units to barycentric coordinates (l1, l2) and one to the source displacement, evaluated per node.
-    dst_g = (dst[triangles].astype(np.float64) - (ox, oy)) / step  # (T, 3, 2); float64: det of thin triangles
-    src_t = src[triangles].astype(np.float64)  # (T, 3, 2)
-    a = dst_g[:, 0]
-    e1 = dst_g[:, 1] - a
-    e2 = dst_g[:, 2] - a
-    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    # All per-triangle and per-node quantities are contiguous 1-D arrays: numpy is several times slower on strided
+    # (T, 3, 2) slices and on int64 division, and this runs up to three times a frame (main warp, mouth, band).
+    corner = np.ascontiguousarray(triangles.T)  # (3, T) vertex indices
+    dst_x = np.ascontiguousarray(dst[:, 0], np.float64)  # float64: the det of thin triangles
+    dst_y = np.ascontiguousarray(dst[:, 1], np.float64)
+    src_x = np.ascontiguousarray(src[:, 0], np.float64)
+    src_y = np.ascontiguousarray(src[:, 1], np.float64)
+    gx = [(np.take(dst_x, corner[k]) - ox) / step for k in range(3)]
+    gy = [(np.take(dst_y, corner[k]) - oy) / step for k in range(3)]
+    ax, ay = gx[0], gy[0]
+    e1x, e1y = gx[1] - ax, gy[1] - ay
+    e2x, e2y = gx[2] - ax, gy[2] - ay
+    det = e1x * e2y - e1y * e2x
     valid = np.abs(det) > 1e-9
     inv = np.where(valid, 1.0 / np.where(valid, det, 1.0), 0.0)
     # (l1, l2) = M (p - a) with M = inverse of [e1 e2]
-    m00, m01 = e2[:, 1] * inv, -e2[:, 0] * inv
-    m10, m11 = -e1[:, 1] * inv, e1[:, 0] * inv
+    m00, m01 = e2y * inv, -e2x * inv
+    m10, m11 = -e1y * inv, e1x * inv
     # displacement(p) = src0 + l1 (src1 - src0) + l2 (src2 - src0) - (origin + step p): affine in p as well
-    s0 = src_t[:, 0]
-    d1 = src_t[:, 1] - s0
-    d2 = src_t[:, 2] - s0
-    coef = np.empty((len(triangles), 12), np.float32)
-    coef[:, 0], coef[:, 1] = m00, m01
-    coef[:, 2] = -(m00 * a[:, 0] + m01 * a[:, 1])
-    coef[:, 3], coef[:, 4] = m10, m11
-    coef[:, 5] = -(m10 * a[:, 0] + m11 * a[:, 1])
-    for axis, base in ((0, 6), (1, 9)):
-        gx = d1[:, axis] * m00 + d2[:, axis] * m10
-        gy = d1[:, axis] * m01 + d2[:, axis] * m11
-        coef[:, base] = gx - (step if axis == 0 else 0.0)
-        coef[:, base + 1] = gy - (step if axis == 1 else 0.0)
-        coef[:, base + 2] = s0[:, axis] - gx * a[:, 0] - gy * a[:, 1] - (ox if axis == 0 else oy)
-    lo = np.minimum(np.minimum(dst_g[:, 0], dst_g[:, 1]), dst_g[:, 2])  # (faster than a reduce over 3)
-    hi = np.maximum(np.maximum(dst_g[:, 0], dst_g[:, 1]), dst_g[:, 2])
-    j0 = np.clip(np.ceil(lo[:, 0]), 0, grid_w).astype(np.int64)
-    j1 = np.clip(np.floor(hi[:, 0]), -1, grid_w - 1).astype(np.int64)
-    i0 = np.clip(np.ceil(lo[:, 1]), 0, grid_h).astype(np.int64)
-    i1 = np.clip(np.floor(hi[:, 1]), -1, grid_h - 1).astype(np.int64)
+    coef = np.empty((12, len(triangles)), np.float32)
+    coef[0], coef[1] = m00, m01
+    coef[2] = -(m00 * ax + m01 * ay)
+    coef[3], coef[4] = m10, m11
+    coef[5] = -(m10 * ax + m11 * ay)
+    for src_axis, base, shift_x, shift_y, shift in ((src_x, 6, step, 0.0, ox), (src_y, 9, 0.0, step, oy)):
+        s0 = np.take(src_axis, corner[0])
+        d1 = np.take(src_axis, corner[1]) - s0
+        d2 = np.take(src_axis, corner[2]) - s0
+        grad_x = d1 * m00 + d2 * m10
+        grad_y = d1 * m01 + d2 * m11
+        coef[base] = grad_x - shift_x
+        coef[base + 1] = grad_y - shift_y
+        coef[base + 2] = s0 - grad_x * ax - grad_y * ay - shift
+    lo_x = np.minimum(np.minimum(gx[0], gx[1]), gx[2])
+    lo_y = np.minimum(np.minimum(gy[0], gy[1]), gy[2])
+    hi_x = np.maximum(np.maximum(gx[0], gx[1]), gx[2])
+    hi_y = np.maximum(np.maximum(gy[0], gy[1]), gy[2])
+    j0 = np.clip(np.ceil(lo_x), 0, grid_w).astype(np.int32)
+    j1 = np.clip(np.floor(hi_x), -1, grid_w - 1).astype(np.int32)
+    i0 = np.clip(np.ceil(lo_y), 0, grid_h).astype(np.int32)
+    i1 = np.clip(np.floor(hi_y), -1, grid_h - 1).astype(np.int32)
     widths = np.maximum(j1 - j0 + 1, 0) * valid
     heights = np.maximum(i1 - i0 + 1, 0) * valid
     counts = widths * heights
     total = int(counts.sum())
     if total == 0:
-        return disp_x, disp_y
-    # Candidate nodes: each triangle's bounding box, row by row (np.repeat over the sorted triangles, no gathers).
-    offset = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-    width_rep = np.repeat(widths, counts)
-    gi = np.repeat(i0, counts) + offset // width_rep
-    gj = np.repeat(j0, counts) + offset % width_rep
-    c = np.repeat(coef, counts, axis=0)
+        return np.zeros(shape, np.float32), np.zeros(shape, np.float32)
+    # Candidate nodes: each triangle's bounding box row by row, built as the (triangle, row) pairs first and then
+    # their nodes (np.repeat over the triangles in order, no gathers and no division).
+    rows = int(heights.sum())
+    row_i = np.repeat(i0, heights) + (
+        np.arange(rows, dtype=np.int32) - np.repeat(np.cumsum(heights) - heights, heights)
+    )
+    row_w = np.repeat(widths, heights)
+    row_j0 = np.repeat(j0, heights)
+    gi = np.repeat(row_i, row_w)
+    gj = np.repeat(row_j0, row_w) + (np.arange(total, dtype=np.int32) - np.repeat(np.cumsum(row_w) - row_w, row_w))
+    c = [np.repeat(coef[k], counts) for k in range(12)]
     px = gj.astype(np.float32)
     py = gi.astype(np.float32)
-    l1 = c[:, 0] * px + c[:, 1] * py + c[:, 2]
-    l2 = c[:, 3] * px + c[:, 4] * py + c[:, 5]
+    l1 = c[0] * px + c[1] * py + c[2]
+    l2 = c[3] * px + c[4] * py + c[5]
     tol = np.float32(-1e-5)  # shared edges: a node on one belongs to both triangles, never to neither
     inside = (l1 >= tol) & (l2 >= tol) & (l1 + l2 <= 1.0 - tol)
     # Nodes outside their candidate triangle are written to one spare cell past the grid (no masked copies).
     cell = np.where(inside, gi * grid_w + gj, grid_h * grid_w)
     flat_x = np.zeros(grid_h * grid_w + 1, np.float32)
     flat_y = np.zeros(grid_h * grid_w + 1, np.float32)
-    flat_x[cell] = c[:, 6] * px + c[:, 7] * py + c[:, 8]
-    flat_y[cell] = c[:, 9] * px + c[:, 10] * py + c[:, 11]
+    flat_x[cell] = c[6] * px + c[7] * py + c[8]
+    flat_y[cell] = c[9] * px + c[10] * py + c[11]
     return flat_x[:-1].reshape(shape), flat_y[:-1].reshape(shape)
 
 
