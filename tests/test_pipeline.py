@@ -245,6 +245,19 @@ def test_damaged_frames_from_the_camera_are_replaced_by_the_last_output_obscured
     assert face_hidden(results[5].output, frames[3], faces[3])
 
 
+def test_each_damaged_frame_stands_in_with_the_newest_output_obscured(collect):
+    frames, _ = clip(count=3)
+    damaged = np.zeros((0, 0, 3), np.uint8)
+    pipeline = Pipeline(None, [collect], model_path=MODEL)
+    try:
+        results = step_through(pipeline, [frames[0], damaged, frames[1], frames[2], damaged])
+    finally:
+        pipeline.stop()
+    assert np.array_equal(results[1].output, obscure_frame(results[0].output))
+    assert np.array_equal(results[4].output, obscure_frame(results[3].output))  # not the first stand-in again
+    assert not np.array_equal(results[4].output, results[1].output)
+
+
 def test_a_filter_drawing_into_its_input_leaves_the_raw_preview_and_the_fallback_intact(test_filters, collect):
     frames, _ = clip(count=3)
     originals = [f.copy() for f in frames]

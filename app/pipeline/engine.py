@@ -109,7 +109,8 @@ class Pipeline:
         self._generation = 0  # of the tracking stage
         self._output_generation = 0  # the last one the output stage saw
         self._last_output: np.ndarray | None = None
-        self._stall_cache: tuple[int, np.ndarray] | None = None
+        # (output, its obscured copy): keyed by the array itself, not id(), which a new array can reuse
+        self._stall_cache: tuple[np.ndarray, np.ndarray] | None = None
         self._last_frame_at = 0.0
         self._last_sent_at = 0.0
         self._last_stats_at = 0.0
@@ -456,8 +457,8 @@ class Pipeline:
     def _stand_in_frame(self) -> tuple[np.ndarray, str]:
         """What to send when there is no usable camera frame: the last output obscured, else a card."""
         if self._last_output is not None:
-            if self._stall_cache is None or self._stall_cache[0] != id(self._last_output):
-                self._stall_cache = (id(self._last_output), obscure_frame(self._last_output))
+            if self._stall_cache is None or self._stall_cache[0] is not self._last_output:
+                self._stall_cache = (self._last_output, obscure_frame(self._last_output))
             return self._stall_cache[1], "sending the last frame obscured"
         info = self._source.info if self._source is not None else None
         height, width = (info.height, info.width) if info and info.width > 0 else (480, 640)
