@@ -36,8 +36,10 @@ from app.lab.judge import ExpressionJudge, confusion_table, format_confusion, to
 from app.lab.metrics import (  # noqa: E402
     FAMILIES,
     affect_residual,
+    expressive_half,
     face_found,
     family_leakage,
+    held_eye_closures,
     leakage_ratio,
     measure_faces,
     neutral_frame,
@@ -53,7 +55,15 @@ MEDIA = SHARED / "media"
 JUDGE = SHARED / "judge" / "fer2013_mini_XCEPTION.102-0.66.onnx"
 OUT = ROOT / "bench-out" / "neutralise"
 STRENGTHS = (0.0, 0.25, 0.5, 0.75, 1.0)
+HELD_SHUT_SECONDS = 0.5  # both eyes shut for longer than this: held shut, not a blink
 LABELS = ExpressionJudge.LABELS
+
+
+def clip_fps(path: Path) -> float:
+    cap = cv2.VideoCapture(str(path))
+    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    cap.release()
+    return fps
 
 
 def track(path: Path):
@@ -102,6 +112,7 @@ def strip(
 
 def evaluate_clip(path: Path, step: int, judge: ExpressionJudge, baseline_reference: bool = False) -> dict:
     frames, faces = track(path)
+    fps = clip_fps(path)
     picked = list(range(0, len(frames), step))
     bs_in, faces_in = measure_faces([frames[i] for i in picked], MODEL)
     neutral_index = neutral_frame(bs_in)  # the metric's baseline frame, among the picked ones
@@ -122,6 +133,14 @@ def evaluate_clip(path: Path, step: int, judge: ExpressionJudge, baseline_refere
             "families": family_leakage(bs_in, bs_out, neutral),
         }
         if strength == 1.0:
+            # Eyes held shut (over HELD_SHUT_SECONDS, not a blink) read as squinting whatever the lids do: where the
+            # leakage comes from, those frames apart from the rest.
+            held = held_eye_closures(bs_in, max(1, round(HELD_SHUT_SECONDS * fps / step)))
+            result["held_shut"] = {
+                "frames": int((held & expressive_half(residual_in)).sum()),
+                "leak": leakage_ratio(bs_in, bs_out, neutral, within=held),
+                "rest_leak": leakage_ratio(bs_in, bs_out, neutral, within=~held),
+            }
             labels_in = top_labels(judge.classify_batch([frames[i] for i in picked], faces_in))
             labels_out = top_labels(judge.classify_batch([out[i] for i in picked], faces_out))
             result["confusion"] = confusion_table(labels_in, labels_out)
@@ -225,6 +244,12 @@ def main() -> int:
         print(f"{r['clip']}: frames {r['frames']} identity@0 {r['identity']} found@1 {r[1.0]['found']:.3f}  {leaks}")
         print("   families@1: " + "  ".join(f"{k}={v:.2f}" for k, v in r[1.0]["families"].items()))
         print(f"   expression beyond the baseline frame only (excess leakage) @1: {r[1.0]['excess_leak']:.3f}")
+        shut = r["held_shut"]
+        if shut["frames"]:
+            print(
+                f"   eyes held shut (> {HELD_SHUT_SECONDS} s) in {shut['frames']} expressive frames: leakage @1 there "
+                f"{shut['leak']:.3f}, on the other frames {shut['rest_leak']:.3f}"
+            )
         if "baseline_leak" in r:
             print(f"   with the baseline frame as the reference: leakage @1 {r['baseline_leak']:.3f}")
         sp = r["speech"]

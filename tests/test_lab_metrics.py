@@ -19,6 +19,7 @@ from app.lab.metrics import (
     affect_residual,
     face_found,
     family_leakage,
+    held_eye_closures,
     jitter_ratio,
     landmark_jitter,
     leakage_ratio,
@@ -27,7 +28,7 @@ from app.lab.metrics import (
     neutral_blendshapes,
     speech_kept,
 )
-from filters.base import BLENDSHAPE_NAMES, Face
+from filters.base import BLENDSHAPE_INDEX, BLENDSHAPE_NAMES, Face
 
 from .conftest import JUDGE, MEDIA, MODEL
 from .helpers import read_frames
@@ -95,6 +96,32 @@ def test_leakage_is_one_for_identity_zero_for_neutral_or_erased_and_linear_in_be
     assert leakage_ratio(bs, noisy, neutral) == pytest.approx(1.0)
     with pytest.raises(ValueError):
         leakage_ratio(bs, bs[:-1])
+
+
+def test_held_eye_closures_are_runs_of_both_eyes_shut_not_blinks():
+    bs = np.zeros((20, len(BLENDSHAPE_NAMES)), np.float32)
+    eyes = [BLENDSHAPE_INDEX["eyeBlinkLeft"], BLENDSHAPE_INDEX["eyeBlinkRight"]]
+    bs[2:4, eyes] = 0.9  # a blink: two frames
+    bs[6:12, eyes] = 0.8  # eyes held shut: six frames
+    bs[14:19, eyes[0]] = 0.9  # one eye only (a wink held): not both eyes shut
+    bs[17:20, eyes[1]] = 0.9  # ... overlapping the other eye for two frames only
+    held = held_eye_closures(bs, min_frames=4)
+    assert np.flatnonzero(held).tolist() == [6, 7, 8, 9, 10, 11]
+    assert not held_eye_closures(bs, min_frames=7).any()
+    assert held_eye_closures(bs, min_frames=2).sum() == 2 + 6 + 2
+
+
+def test_leakage_within_a_subset_of_frames_splits_the_whole(smile_clip):
+    _, bs, _ = smile_clip
+    neutral = neutral_blendshapes(bs)
+    half = np.arange(len(bs)) % 2 == 0
+    # Output: the input on the even frames, the neutral face on the odd ones.
+    output = np.where(half[:, None], bs, neutral[None])
+    assert leakage_ratio(bs, output, neutral, within=half) == pytest.approx(1.0)
+    assert leakage_ratio(bs, output, neutral, within=~half) == pytest.approx(0.0, abs=1e-6)
+    whole = leakage_ratio(bs, output, neutral)
+    assert 0.0 < whole < 1.0
+    assert np.isnan(leakage_ratio(bs, output, neutral, within=np.zeros(len(bs), bool)))
 
 
 def test_excess_leakage_counts_only_expression_beyond_the_neutral_frame(smile_clip):

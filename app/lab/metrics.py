@@ -146,6 +146,7 @@ def leakage_ratio(
     *,
     min_input_residual: float = 0.0,
     excess_only: bool = False,
+    within: np.ndarray | None = None,
 ) -> float:
     """Residual of the output / residual of the input, summed over the more expressive half of the input frames
     (chosen by the residual over ``names``). Output frames without a face count as neutral (residual 0).
@@ -153,7 +154,8 @@ def leakage_ratio(
     ``neutral`` defaults to :func:`neutral_blendshapes` of the input. NaN when the input shows no expression
     (mean input residual over the selected frames at most ``min_input_residual``). ``excess_only``: both
     residuals count only expression beyond the neutral frame (see :func:`affect_residual`); the frames are the
-    same ones."""
+    same ones. ``within`` ((N,) bool): only the expressive-half frames among these count (the half is still chosen
+    over all frames), to tell which frames the leakage comes from."""
     input_bs = np.asarray(input_bs, np.float32)
     output_bs = np.asarray(output_bs, np.float32)
     if input_bs.shape != output_bs.shape:
@@ -162,6 +164,8 @@ def leakage_ratio(
         neutral = neutral_blendshapes(input_bs)
     residual_in = affect_residual(input_bs, neutral, names)
     selected = expressive_half(residual_in)
+    if within is not None:
+        selected &= np.asarray(within, bool)
     if not selected.any():
         return float("nan")
     if excess_only:
@@ -171,6 +175,28 @@ def leakage_ratio(
         return float("nan")
     residual_out = np.nan_to_num(affect_residual(output_bs, neutral, names, excess_only=excess_only), nan=0.0)
     return float(residual_out[selected].sum()) / total_in
+
+
+CLOSED_EYE = 0.5  # eyeBlink score from which an eye counts as shut
+
+
+def held_eye_closures(bs: np.ndarray, min_frames: int) -> np.ndarray:
+    """(N,) bool: frames in a run of at least ``min_frames`` consecutive frames with both eyes shut (both
+    eyeBlink scores at least :data:`CLOSED_EYE`): eyes held shut, not a blink. The blendshape model reads a shut
+    eye as squinting too, however relaxed its lids, so such runs are reported apart."""
+    bs = np.asarray(bs, np.float32)
+    blinks = bs[:, [BLENDSHAPE_INDEX["eyeBlinkLeft"], BLENDSHAPE_INDEX["eyeBlinkRight"]]]
+    shut = np.nan_to_num(blinks).min(axis=1) >= CLOSED_EYE  # a frame without a face (NaN) is not shut
+    held = np.zeros(len(shut), bool)
+    start = None
+    for i, now in enumerate([*shut, False]):
+        if now and start is None:
+            start = i
+        elif not now and start is not None:
+            if i - start >= min_frames:
+                held[start:i] = True
+            start = None
+    return held
 
 
 def family_leakage(
