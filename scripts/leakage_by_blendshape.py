@@ -1,0 +1,84 @@
+"""Where the neutraliser's leakage comes from: per clip, the blendshapes left in the output at strength 1.
+
+For each clip (auto reference, the held-out expression basis as ``eval_neutralise.py --held-out-basis`` uses it),
+prints the leakage ratio and, for the blendshapes that leave the most, each one's residual in the output and in the
+input as shares of the input's whole residual over the more expressive half of the frames (the issue's measure,
+taken apart). A blendshape whose output share is as large as its input share is not removed at all; one larger
+than its input share is added by the filter (or the baseline frame itself is not relaxed).
+
+    .venv/bin/python scripts/leakage_by_blendshape.py [--clips d3,d6] [--step 2] [--top 8]
+
+Reads the held-out bases ``eval_neutralise.py --held-out-basis`` leaves in bench-out/neutralise/ (fits them if
+missing). Nothing else is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import eval_neutralise as evaluation  # noqa: E402
+
+from app.lab.metrics import (  # noqa: E402
+    EXPRESSION_BLENDSHAPES,
+    affect_residual,
+    expressive_half,
+    leakage_ratio,
+    measure_faces,
+    neutral_frame,
+)
+from filters import BLENDSHAPE_INDEX  # noqa: E402
+from filters.neutralise import basis  # noqa: E402
+
+
+def shares(bs_in: np.ndarray, bs_out: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """(leakage ratio, per expression blendshape the output's and the input's residual as shares of the input's
+    whole residual), over the more expressive half of the frames."""
+    neutral = bs_in[neutral_frame(bs_in)]
+    selected = expressive_half(affect_residual(bs_in, neutral))
+    idx = [BLENDSHAPE_INDEX[name] for name in EXPRESSION_BLENDSHAPES]
+    residual_in = np.abs(bs_in[selected][:, idx] - neutral[idx]).sum(axis=0)
+    residual_out = np.abs(np.nan_to_num(bs_out[selected][:, idx], nan=0.0) - neutral[idx]).sum(axis=0)
+    total = max(float(residual_in.sum()), 1e-9)
+    return leakage_ratio(bs_in, bs_out, neutral), residual_out / total, residual_in / total
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clips", default="", help="comma-separated name parts, e.g. d3,d6 (default: all)")
+    parser.add_argument("--step", type=int, default=2, help="measure every Nth frame (the filter sees them all)")
+    parser.add_argument("--top", type=int, default=8, help="how many blendshapes to list per clip")
+    args = parser.parse_args()
+    clips = sorted(evaluation.MEDIA.glob("*.mp4"))
+    if args.clips:
+        parts = args.clips.split(",")
+        clips = [c for c in clips if any(c.stem.endswith("_" + p) for p in parts)]
+    if not clips:
+        parser.error(f"no clip in {evaluation.MEDIA} matches {args.clips!r}")
+    bases = {c.name: evaluation.OUT / f"basis_without_{c.stem}.npz" for c in clips}
+    if not all(path.exists() for path in bases.values()):
+        bases = evaluation.held_out_bases()
+    for clip in clips:
+        basis.BASIS_PATH = bases[clip.name]
+        basis._load.cache_clear()
+        frames, faces = evaluation.track(clip)
+        picked = list(range(0, len(frames), args.step))
+        bs_in, _ = measure_faces([frames[i] for i in picked], evaluation.MODEL)
+        out, _ = evaluation.run_filter(frames, faces, strength=1.0)
+        bs_out, _ = measure_faces([out[i] for i in picked], evaluation.MODEL)
+        leak, out_share, in_share = shares(bs_in, bs_out)
+        print(f"{clip.stem}: leakage @1 {leak:.3f} (output share / input share of the input's residual)")
+        for k in np.argsort(out_share)[::-1][: args.top]:
+            print(f"   {EXPRESSION_BLENDSHAPES[k]:20s} {out_share[k]:.3f} / {in_share[k]:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
