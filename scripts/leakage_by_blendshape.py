@@ -26,14 +26,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import eval_neutralise as evaluation  # noqa: E402
 
-from app.lab.metrics import (  # noqa: E402
-    EXPRESSION_BLENDSHAPES,
-    affect_residual,
-    expressive_half,
-    leakage_ratio,
-    measure_faces,
-    neutral_frame,
-)
+from app.lab import metrics  # noqa: E402
 from filters import BLENDSHAPE_INDEX  # noqa: E402
 from filters.neutralise import basis  # noqa: E402
 
@@ -41,13 +34,13 @@ from filters.neutralise import basis  # noqa: E402
 def shares(bs_in: np.ndarray, bs_out: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     """(leakage ratio, per expression blendshape the output's and the input's residual as shares of the input's
     whole residual), over the more expressive half of the frames."""
-    neutral = bs_in[neutral_frame(bs_in)]
-    selected = expressive_half(affect_residual(bs_in, neutral))
-    idx = [BLENDSHAPE_INDEX[name] for name in EXPRESSION_BLENDSHAPES]
+    neutral = bs_in[metrics.neutral_frame(bs_in)]
+    selected = metrics.expressive_half(metrics.affect_residual(bs_in, neutral))
+    idx = [BLENDSHAPE_INDEX[name] for name in metrics.EXPRESSION_BLENDSHAPES]
     residual_in = np.abs(bs_in[selected][:, idx] - neutral[idx]).sum(axis=0)
     residual_out = np.abs(np.nan_to_num(bs_out[selected][:, idx], nan=0.0) - neutral[idx]).sum(axis=0)
     total = max(float(residual_in.sum()), 1e-9)
-    return leakage_ratio(bs_in, bs_out, neutral), residual_out / total, residual_in / total
+    return metrics.leakage_ratio(bs_in, bs_out, neutral), residual_out / total, residual_in / total
 
 
 def main() -> int:
@@ -70,13 +63,13 @@ def main() -> int:
         basis._load.cache_clear()
         frames, faces = evaluation.track(clip)
         picked = list(range(0, len(frames), args.step))
-        bs_in, _ = measure_faces([frames[i] for i in picked], evaluation.MODEL)
+        bs_in, _ = metrics.measure_faces([frames[i] for i in picked], evaluation.MODEL)
         out, _ = evaluation.run_filter(frames, faces, strength=1.0)
-        bs_out, _ = measure_faces([out[i] for i in picked], evaluation.MODEL)
+        bs_out, _ = metrics.measure_faces([out[i] for i in picked], evaluation.MODEL)
         leak, out_share, in_share = shares(bs_in, bs_out)
         print(f"{clip.stem}: leakage @1 {leak:.3f} (output share / input share of the input's residual)")
         for k in np.argsort(out_share)[::-1][: args.top]:
-            print(f"   {EXPRESSION_BLENDSHAPES[k]:20s} {out_share[k]:.3f} / {in_share[k]:.3f}")
+            print(f"   {metrics.EXPRESSION_BLENDSHAPES[k]:20s} {out_share[k]:.3f} / {in_share[k]:.3f}")
     return 0
 
 
