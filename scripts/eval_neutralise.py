@@ -67,8 +67,8 @@ def clip_fps(path: Path) -> float:
 
 
 def track(path: Path):
+    fps = clip_fps(path)
     cap = cv2.VideoCapture(str(path))
-    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
     frames, faces = [], []
     with FaceTracker(MODEL) as tracker:
         while True:

@@ -38,7 +38,9 @@ def shares(bs_in: np.ndarray, bs_out: np.ndarray) -> tuple[float, np.ndarray, np
     selected = metrics.expressive_half(metrics.affect_residual(bs_in, neutral))
     idx = [BLENDSHAPE_INDEX[name] for name in metrics.EXPRESSION_BLENDSHAPES]
     residual_in = np.abs(bs_in[selected][:, idx] - neutral[idx]).sum(axis=0)
-    residual_out = np.abs(np.nan_to_num(bs_out[selected][:, idx], nan=0.0) - neutral[idx]).sum(axis=0)
+    # An output frame without a face counts as the neutral face, as in leakage_ratio.
+    out = bs_out[selected][:, idx]
+    residual_out = np.abs(np.where(np.isnan(out), neutral[idx], out) - neutral[idx]).sum(axis=0)
     total = max(float(residual_in.sum()), 1e-9)
     return metrics.leakage_ratio(bs_in, bs_out, neutral), residual_out / total, residual_in / total
 
