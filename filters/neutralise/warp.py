@@ -96,29 +96,31 @@ def displacement_grid(
     if total == 0:
         return np.zeros(shape, np.float32), np.zeros(shape, np.float32)
     # Candidate nodes: each triangle's bounding box row by row, built as the (triangle, row) pairs first and then
-    # their nodes (np.repeat over the triangles in order, no gathers and no division).
+    # their nodes (np.repeat over the triangles in order, no division).
     rows = int(heights.sum())
-    row_i = np.repeat(i0, heights) + (
-        np.arange(rows, dtype=np.int32) - np.repeat(np.cumsum(heights) - heights, heights)
-    )
+    row_i = np.repeat(i0 - (np.cumsum(heights) - heights), heights) + np.arange(rows, dtype=np.int32)
     row_w = np.repeat(widths, heights)
     row_j0 = np.repeat(j0, heights)
     gi = np.repeat(row_i, row_w)
-    gj = np.repeat(row_j0, row_w) + (np.arange(total, dtype=np.int32) - np.repeat(np.cumsum(row_w) - row_w, row_w))
-    c = [np.repeat(coef[k], counts) for k in range(12)]
+    gj = np.repeat(row_j0 - (np.cumsum(row_w) - row_w), row_w) + np.arange(total, dtype=np.int32)
+    # The barycentric maps for every candidate node, the displacement maps only for the nodes inside (about half
+    # of the candidates): gathering coefficients by owner beats repeating all twelve of them.
+    owner = np.repeat(np.arange(len(triangles), dtype=np.int32), counts)
+    c = coef[:6].take(owner, axis=1)
     px = gj.astype(np.float32)
     py = gi.astype(np.float32)
     l1 = c[0] * px + c[1] * py + c[2]
     l2 = c[3] * px + c[4] * py + c[5]
     tol = np.float32(-1e-5)  # shared edges: a node on one belongs to both triangles, never to neither
-    inside = (l1 >= tol) & (l2 >= tol) & (l1 + l2 <= 1.0 - tol)
-    # Nodes outside their candidate triangle are written to one spare cell past the grid (no masked copies).
-    cell = np.where(inside, gi * grid_w + gj, grid_h * grid_w)
-    flat_x = np.zeros(grid_h * grid_w + 1, np.float32)
-    flat_y = np.zeros(grid_h * grid_w + 1, np.float32)
-    flat_x[cell] = c[6] * px + c[7] * py + c[8]
-    flat_y[cell] = c[9] * px + c[10] * py + c[11]
-    return flat_x[:-1].reshape(shape), flat_y[:-1].reshape(shape)
+    inside = np.flatnonzero((l1 >= tol) & (l2 >= tol) & (l1 + l2 <= 1.0 - tol))
+    px, py = px[inside], py[inside]
+    d = coef[6:].take(owner[inside], axis=1)
+    cell = gi[inside] * grid_w + gj[inside]
+    disp_x = np.zeros(grid_h * grid_w, np.float32)
+    disp_y = np.zeros(grid_h * grid_w, np.float32)
+    disp_x[cell] = d[0] * px + d[1] * py + d[2]
+    disp_y[cell] = d[3] * px + d[4] * py + d[5]
+    return disp_x.reshape(shape), disp_y.reshape(shape)
 
 
 def inverse_map(
