@@ -106,20 +106,20 @@ def displacement_grid(
     # The barycentric maps for every candidate node, the displacement maps only for the nodes inside (about half
     # of the candidates): gathering coefficients by owner beats repeating all twelve of them.
     owner = np.repeat(np.arange(len(triangles), dtype=np.int32), counts)
-    c = coef[:6].take(owner, axis=1)
+    bary_coef = coef[:6].take(owner, axis=1)
     px = gj.astype(np.float32)
     py = gi.astype(np.float32)
-    l1 = c[0] * px + c[1] * py + c[2]
-    l2 = c[3] * px + c[4] * py + c[5]
+    l1 = bary_coef[0] * px + bary_coef[1] * py + bary_coef[2]
+    l2 = bary_coef[3] * px + bary_coef[4] * py + bary_coef[5]
     tol = np.float32(-1e-5)  # shared edges: a node on one belongs to both triangles, never to neither
     inside = np.flatnonzero((l1 >= tol) & (l2 >= tol) & (l1 + l2 <= 1.0 - tol))
     px, py = px[inside], py[inside]
-    d = coef[6:].take(owner[inside], axis=1)
+    disp_coef = coef[6:].take(owner[inside], axis=1)
     cell = gi[inside] * grid_w + gj[inside]
     disp_x = np.zeros(grid_h * grid_w, np.float32)
     disp_y = np.zeros(grid_h * grid_w, np.float32)
-    disp_x[cell] = d[0] * px + d[1] * py + d[2]
-    disp_y[cell] = d[3] * px + d[4] * py + d[5]
+    disp_x[cell] = disp_coef[0] * px + disp_coef[1] * py + disp_coef[2]
+    disp_y[cell] = disp_coef[3] * px + disp_coef[4] * py + disp_coef[5]
     return disp_x.reshape(shape), disp_y.reshape(shape)
 
 
