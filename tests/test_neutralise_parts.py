@@ -50,6 +50,7 @@ from filters.neutralise.texture import (
     along_growth,
     blend_mouth,
     lab_stats,
+    lab_transfer,
     lip_gap_ratio,
     skin_ring,
 )
@@ -276,6 +277,25 @@ def test_a_relit_crop_follows_the_light_and_is_reused_while_it_holds():
     for _ in range(RELIGHT_EVERY - 1):
         relit.relit(light(0.0))
     assert relit.relit(lambda: None) is None  # too little to measure: nothing to blend
+
+
+def test_relighting_moves_the_colour_means_without_turning_dark_lashes_blue():
+    """A reference band of warm skin with dark, faintly brown lashes, relit to a darker, less warm frame (d3's
+    frown): the band's means land on the frame's, and the lashes stay brown. Shifting a and b (not scaling them
+    about grey) pushed such pixels past grey: navy rims round the pasted eyes."""
+    band = np.full((40, 60, 3), (90, 140, 200), np.uint8)  # BGR skin
+    band[18:22] = (30, 34, 45)  # a lash line: dark, faintly warm
+    band[::7, ::5] = (95, 128, 178)  # some texture, so the spreads are not zero
+    everywhere = np.ones(band.shape[:2], np.uint8)
+    target = np.full_like(band, (70, 90, 120))
+    target[::6, ::4] = (40, 50, 70)
+    wanted = lab_stats(target, everywhere)
+    relit = lab_transfer(cv2.cvtColor(band, cv2.COLOR_BGR2LAB), lab_stats(band, everywhere), wanted, (0.8, 1.25))
+    mean, _ = lab_stats(relit, everywhere)
+    assert np.abs(mean[1:] - wanted[0][1:]).max() < 1.0  # the colour cast is matched
+    assert abs(mean[0] - wanted[0][0]) < 3.0  # and the light
+    lashes = relit[18:22].reshape(-1, 3).astype(int)
+    assert (lashes[:, 2] >= lashes[:, 0]).all()  # red at least blue: still brown, not navy
 
 
 def test_each_face_s_reference_crop_is_built_once_not_every_frame():

@@ -165,11 +165,28 @@ def lab_stats(image: np.ndarray, where: np.ndarray) -> tuple[np.ndarray, np.ndar
     return mean.ravel(), spread.ravel()
 
 
+GREY = 128.0  # a and b of a colourless pixel in OpenCV's 8-bit Lab
+# How far relighting may scale a crop's colour (a, b about grey): a change of white balance halves or doubles the
+# warmth of skin at most; beyond that the means are shifted, which can push a grey pixel past grey again.
+COLOUR_GAIN_LIMITS = (0.5, 2.0)
+
+
 def lab_transfer(source_lab: np.ndarray, source_stats, target_stats, gain_limits: tuple[float, float]) -> np.ndarray:
-    """BGR of ``source_lab`` with its Lab statistics moved to ``target_stats`` (gain clipped to ``gain_limits``)."""
+    """BGR of ``source_lab`` with its Lab statistics moved to ``target_stats``: lightness by mean and spread (gain
+    clipped to ``gain_limits``), colour by scaling a and b about grey so their means land on the target's (the
+    scale within :data:`COLOUR_GAIN_LIMITS`). Shifting a and b instead would push near-grey pixels (lashes, brows,
+    the shadow around an eye: dark and only faintly warm) past grey whenever the target is less warm than the
+    reference: a brown lash turns navy."""
     (mu_s, sd_s), (mu_d, sd_d) = source_stats, target_stats
-    gain = np.clip((sd_d + 1.0) / (sd_s + 1.0), *gain_limits)
-    affine = np.hstack([np.diag(gain), (mu_d - gain * mu_s)[:, None]])
+    light_gain = float(np.clip((sd_d[0] + 1.0) / (sd_s[0] + 1.0), *gain_limits))
+    tint_s, tint_d = mu_s[1:] - GREY, mu_d[1:] - GREY
+    tinted = np.abs(tint_s) > 1.0  # a nearly grey source has no tint to scale; its mean is shifted instead
+    colour_gain = np.clip(np.where(tinted, tint_d / np.where(tinted, tint_s, 1.0), 1.0), *COLOUR_GAIN_LIMITS)
+    colour_shift = tint_d - colour_gain * tint_s  # what the clipped scale leaves over (zero within the limits)
+    affine = np.zeros((3, 4))
+    affine[0, 0], affine[0, 3] = light_gain, mu_d[0] - light_gain * mu_s[0]
+    affine[1:, 1:3] = np.diag(colour_gain)
+    affine[1:, 3] = GREY - colour_gain * GREY + colour_shift
     return cv2.cvtColor(cv2.transform(source_lab, affine), cv2.COLOR_LAB2BGR)
 
 
