@@ -1,6 +1,6 @@
 """The texture step: where geometry cannot help (teeth showing in an open or smiling mouth), blend in the
 reference's own mouth, warped into the current pose with the same triangle machinery and matched to the current
-lighting (Lab mean and spread), with a feathered edge. A few small OpenCV calls on the mouth box only."""
+lighting (see :func:`lab_transfer`), with a feathered edge. A few small OpenCV calls on the mouth box only."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The upper-face texture step: where geometry cannot help above the nose (forehead wrinkles of raised brows, the
 furrow of a frown, a raised brow's thickness, the skin around a widened or squinting eye), blend in the
 reference's own brow, forehead and eye-surround skin, warped into the current pose with the same triangle
-machinery, matched to the current lighting (Lab mean and spread) and feathered inside the mesh.
+machinery, matched to the current lighting (``texture.lab_transfer``) and feathered inside the mesh.
 
 The eye openings are holes in the blend while the eyes are calm: eyeballs and irises stay the person's own (gaze
 is not expression). A blinking or shut eye's hole grows over its whole lid, so a blink is never painted open. A
