@@ -49,7 +49,7 @@ MASK_GROWTH = 1.6
 GROWTH_PER_PULL = 2.0
 MAX_ALONG_GROWTH = 2.4
 MIN_MOUTH_ALPHA = 0.02  # below this the reference mouth is not blended at all
-MOUTH_GAIN_LIMITS = (0.7, 1.3)  # Lab spread ratio, loosely: teeth and tongue raise the current mouth's spread
+MOUTH_GAIN_LIMITS = (0.7, 1.3)  # lightness spread ratio, loosely: teeth and tongue raise the current mouth's spread
 
 
 def scaled_crop(
@@ -178,15 +178,13 @@ def lab_transfer(source_lab: np.ndarray, source_stats, target_stats, gain_limits
     the shadow around an eye: dark and only faintly warm) past grey whenever the target is less warm than the
     reference: a brown lash turns navy."""
     (mu_s, sd_s), (mu_d, sd_d) = source_stats, target_stats
-    light_gain = float(np.clip((sd_d[0] + 1.0) / (sd_s[0] + 1.0), *gain_limits))
+    light_gain = np.clip((sd_d[:1] + 1.0) / (sd_s[:1] + 1.0), *gain_limits)
     tint_s, tint_d = mu_s[1:] - GREY, mu_d[1:] - GREY
-    tinted = np.abs(tint_s) > 1.0  # a nearly grey source has no tint to scale; its mean is shifted instead
+    tinted = np.abs(tint_s) > 1.0  # a nearly grey source has no tint to scale: gain 1, its mean only moves
     colour_gain = np.clip(np.where(tinted, tint_d / np.where(tinted, tint_s, 1.0), 1.0), *COLOUR_GAIN_LIMITS)
-    colour_shift = tint_d - colour_gain * tint_s  # what the clipped scale leaves over (zero within the limits)
-    affine = np.zeros((3, 4))
-    affine[0, 0], affine[0, 3] = light_gain, mu_d[0] - light_gain * mu_s[0]
-    affine[1:, 1:3] = np.diag(colour_gain)
-    affine[1:, 3] = GREY - colour_gain * GREY + colour_shift
+    gain = np.concatenate([light_gain, colour_gain])
+    # The offset puts every mean on the target's; for a and b within the limits it is exactly the scale about grey.
+    affine = np.hstack([np.diag(gain), (mu_d - gain * mu_s)[:, None]])
     return cv2.cvtColor(cv2.transform(source_lab, affine), cv2.COLOR_LAB2BGR)
 
 

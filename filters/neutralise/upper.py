@@ -25,7 +25,7 @@ from filters.neutralise.warp import covered_map
 
 UPPER_CROP_WIDTH = 160  # pixels: the brow band at 720p is ~300 px wide; half is plenty for wrinkles and brows
 BELOW_EYES = 0.22  # eye distances below the lower eyelids that the band reaches (crow's feet, lower-lid bulge)
-GAIN_LIMITS = (0.8, 1.25)  # Lab spread ratio, loosely: wrinkles and lashes raise the current band's spread
+GAIN_LIMITS = (0.8, 1.25)  # lightness spread ratio, loosely: wrinkles and lashes raise the current band's spread
 RENDER_OVERSAMPLE = 1.0  # band rendered at the crop's own resolution (at most the frame's)
 MIN_ALPHA = 0.01  # below this the band is not blended at all (its eased alpha only tends to zero)
 HOLE_GROWTH = (1.1, 1.9)  # eye-opening hole about its centre: open eye, closed eye (the whole lid stays own)
