@@ -12,10 +12,11 @@ import numpy as np
 
 from filters.base import BLENDSHAPE_INDEX, Face
 from filters.neutralise.alignment import fit_similarity
-from filters.neutralise.mesh import anchors
+from filters.neutralise.mesh import anchor_ring, border_points
 from filters.neutralise.regions import (
     EYE_CORNERS,
     EYELIDS,
+    FACE_OVAL,
     IRISES,
     LIPS,
     LOWER_LIP,
@@ -133,7 +134,16 @@ def compute_targets(
         desired[:, 1] += np.where(jaw_share >= 1.0, own, follow)
     moved = pose_free + (strength * pull)[:, None] * (desired - pose_free)
     back = to_ref.inverse()
-    ring = anchors(reference)
-    target_px = np.vstack([back.apply(moved)[:, :2], back.apply(ring)[:, :2]])
-    current_px = np.vstack([current[:, :2], target_px[len(current) :]])
+    # The anchors sit outside the reference's outline, or the current one's where that reaches further: a jaw
+    # dropped wide open comes close to the reference's ring under the chin, and closing it would stretch the thin
+    # strip left there (the jaw's edge and the collar) over the whole rise. Between the outline and the anchors,
+    # the border rings (mesh.border_points) fade the outline's movement out.
+    ring = anchor_ring(reference)
+    ring_now = anchor_ring(pose_free)
+    centre = reference[FACE_OVAL].mean(axis=0)
+    further = np.linalg.norm(ring_now[:, :2] - centre[:2], axis=1) > np.linalg.norm(ring[:, :2] - centre[:2], axis=1)
+    ring = back.apply(np.where(further[:, None], ring_now, ring))[:, :2]
+    moved_px = back.apply(moved)[:, :2]
+    target_px = np.vstack([moved_px, border_points(moved_px[FACE_OVAL], ring)])
+    current_px = np.vstack([current[:, :2], border_points(current[FACE_OVAL, :2], ring)])
     return Targets(current_px, target_px, turn, residual, opening)

@@ -1,5 +1,6 @@
-"""Fixed warp topology: MediaPipe's face mesh triangles, the eye and mouth openings filled, and a ring of
-anchors outside the face outline joined to it, so the warp covers the face and fades to nothing at the ring."""
+"""Fixed warp topology: MediaPipe's face mesh triangles, the eye and mouth openings filled, and rings of border
+points from the face outline out to a ring of anchors, so the warp covers the face and fades to nothing at the
+anchors."""
 
 from __future__ import annotations
 
@@ -20,7 +21,12 @@ ANCHOR_SCALE = 1.35  # the anchor ring sits this many times the outline's distan
 # ... and this much further out below the face centre: a jaw closed by the warp leaves the stretch of what lies
 # under the chin spread over more of the neck instead of one smear.
 CHIN_EXTRA = 0.45
-NUM_ANCHORS = len(FACE_OVAL)
+# Rings from the outline out to the anchor ring (the anchor ring last). One fan of triangles straight from the
+# outline to the anchors bends a line it crosses (a jaw line, a collar) into a sawtooth whenever the outline
+# moves: each triangle fades the movement out along its own diagonal. Thinner strips with alternating diagonals
+# give each strip a third of the fade and cancel most of the bend.
+BORDER_RINGS = 3
+NUM_ANCHORS = len(FACE_OVAL) * BORDER_RINGS
 
 
 def _mesh_triangles() -> list[tuple[int, int, int]]:
@@ -49,11 +55,14 @@ def _strip(upper: list[int], lower: list[int]) -> list[tuple[int, int, int]]:
 
 
 def _anchor_triangles() -> list[tuple[int, int, int]]:
+    count = len(FACE_OVAL)
+    rings = [FACE_OVAL.tolist()] + [list(NUM_LANDMARKS + r * count + np.arange(count)) for r in range(BORDER_RINGS)]
     triangles = []
-    for k in range(NUM_ANCHORS):
-        a, b = int(FACE_OVAL[k]), int(FACE_OVAL[(k + 1) % NUM_ANCHORS])
-        ra, rb = NUM_LANDMARKS + k, NUM_LANDMARKS + (k + 1) % NUM_ANCHORS
-        triangles += [(a, b, ra), (b, rb, ra)]
+    for r, (inner, outer) in enumerate(zip(rings[:-1], rings[1:])):
+        for k in range(count):
+            a, b = int(inner[k]), int(inner[(k + 1) % count])
+            ra, rb = int(outer[k]), int(outer[(k + 1) % count])
+            triangles += [(a, b, ra), (b, rb, ra)] if r % 2 == 0 else [(a, b, rb), (a, rb, ra)]
     return triangles
 
 
@@ -62,9 +71,9 @@ TRIANGLES = np.array(
 )
 
 
-def anchors(points: np.ndarray) -> np.ndarray:
-    """(NUM_ANCHORS, D) ring positions for a face's pose-free (478, D) points (y down): the outline pushed out
-    from its centre, further below it."""
+def anchor_ring(points: np.ndarray) -> np.ndarray:
+    """(len(FACE_OVAL), D) anchor positions for a face's pose-free (478, D) points (y down): the outline pushed
+    out from its centre, further below it."""
     outline = points[FACE_OVAL]
     centre = outline.mean(axis=0)
     offset = outline - centre
@@ -73,3 +82,14 @@ def anchors(points: np.ndarray) -> np.ndarray:
     if points.shape[1] == 3:
         ring[:, 2] = outline[:, 2]
     return ring
+
+
+def border_points(outline: np.ndarray, ring: np.ndarray) -> np.ndarray:
+    """(NUM_ANCHORS, D): the rings from an ``outline`` (the FACE_OVAL points) out to the anchor ``ring``, evenly
+    spaced along each outline point's line to its anchor, the anchor ring last."""
+    return np.concatenate([outline + (r / BORDER_RINGS) * (ring - outline) for r in range(1, BORDER_RINGS + 1)])
+
+
+def anchors(points: np.ndarray) -> np.ndarray:
+    """(NUM_ANCHORS, D) border points around a face's (478, D) points for a warp that leaves them in place."""
+    return border_points(points[FACE_OVAL], anchor_ring(points))

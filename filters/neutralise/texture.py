@@ -37,7 +37,7 @@ def _mouth_area() -> np.ndarray:
 
 
 MOUTH_AREA = _mouth_area()
-_inside = np.zeros(NUM_LANDMARKS + 64, bool)
+_inside = np.zeros(int(TRIANGLES.max()) + 1, bool)
 _inside[MOUTH_AREA] = True
 MOUTH_TRIANGLES = TRIANGLES[_inside[TRIANGLES].all(axis=1)]
 # The blend mask is the outer lip line grown by this much about the mouth centre: far enough past the corners to
