@@ -4,7 +4,9 @@ For each clip (auto reference, the held-out expression basis as ``eval_neutralis
 prints the leakage ratio and, for the blendshapes that leave the most, each one's residual in the output and in the
 input as shares of the input's whole residual over the more expressive half of the frames (the issue's measure,
 taken apart). A blendshape whose output share is as large as its input share is not removed at all; one larger
-than its input share is added by the filter (or the baseline frame itself is not relaxed).
+than its input share is added by the filter (or the baseline frame itself is not relaxed). Where the input's
+eyes are shut, it also prints the eyeSquint the output keeps on those frames: the Face Landmarker scores every shut
+eye as squinting, calm blinks included, so that part is the eye closure "keep blinks" keeps.
 
     .venv/bin/python scripts/leakage_by_blendshape.py [--clips d3,d6] [--step 2] [--top 8]
 
@@ -29,6 +31,29 @@ import eval_neutralise as evaluation  # noqa: E402
 from app.lab import metrics  # noqa: E402
 from filters import BLENDSHAPE_INDEX  # noqa: E402
 from filters.neutralise import basis  # noqa: E402
+
+SHUT = 0.5  # both eyeBlink scores above this: the input's eyes are shut
+
+
+def closed_eye_squint(bs_in: np.ndarray, bs_out: np.ndarray) -> tuple[int, float, float]:
+    """(expressive frames with the input's eyes shut, the eyeSquint residual left in the output on those frames as
+    a share of the input's whole residual, the leakage ratio without the eyeSquint residual of those frames in
+    either sum). The Face Landmarker scores any shut eye as squinting (a calm blink too), so with blinks kept
+    that much of the ratio is the kept eye closure, not a squeeze the filter left."""
+    neutral = bs_in[metrics.neutral_frame(bs_in)]
+    selected = metrics.expressive_half(metrics.affect_residual(bs_in, neutral))
+    idx = [BLENDSHAPE_INDEX[name] for name in metrics.EXPRESSION_BLENDSHAPES]
+    squints = [k for k, name in enumerate(metrics.EXPRESSION_BLENDSHAPES) if name.startswith("eyeSquint")]
+    blinks = bs_in[selected][:, [BLENDSHAPE_INDEX["eyeBlinkLeft"], BLENDSHAPE_INDEX["eyeBlinkRight"]]]
+    shut = blinks.min(axis=1) > SHUT
+    residual_in = np.abs(bs_in[selected][:, idx] - neutral[idx])
+    out = bs_out[selected][:, idx]
+    residual_out = np.abs(np.where(np.isnan(out), neutral[idx], out) - neutral[idx])
+    total = max(float(residual_in.sum()), 1e-9)
+    kept_out = float(residual_out[shut][:, squints].sum())
+    kept_in = float(residual_in[shut][:, squints].sum())
+    without = (float(residual_out.sum()) - kept_out) / max(total - kept_in, 1e-9)
+    return int(shut.sum()), kept_out / total, without
 
 
 def shares(bs_in: np.ndarray, bs_out: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -72,6 +97,12 @@ def main() -> int:
         print(f"{clip.stem}: leakage @1 {leak:.3f} (output share / input share of the input's residual)")
         for k in np.argsort(out_share)[::-1][: args.top]:
             print(f"   {metrics.EXPRESSION_BLENDSHAPES[k]:20s} {out_share[k]:.3f} / {in_share[k]:.3f}")
+        shut, kept, without = closed_eye_squint(bs_in, bs_out)
+        if shut:
+            print(
+                f"   input's eyes shut in {shut} expressive frames: their eyeSquint left in the output is {kept:.3f} "
+                f"of the input's residual; leakage without it {without:.3f}"
+            )
     return 0
 
 
