@@ -35,20 +35,28 @@ from filters.neutralise import basis  # noqa: E402
 SHUT = 0.5  # both eyeBlink scores above this: the input's eyes are shut
 
 
+def frame_residuals(bs_in: np.ndarray, bs_out: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(the person's neutral frame's scores, the more expressive half of the frames as a mask, and per selected
+    frame and expression blendshape the input's and the output's residual): the issue's measure, not yet summed."""
+    neutral = bs_in[metrics.neutral_frame(bs_in)]
+    selected = metrics.expressive_half(metrics.affect_residual(bs_in, neutral))
+    idx = [BLENDSHAPE_INDEX[name] for name in metrics.EXPRESSION_BLENDSHAPES]
+    residual_in = np.abs(bs_in[selected][:, idx] - neutral[idx])
+    # An output frame without a face counts as the neutral face, as in leakage_ratio.
+    out = bs_out[selected][:, idx]
+    residual_out = np.abs(np.where(np.isnan(out), neutral[idx], out) - neutral[idx])
+    return neutral, selected, residual_in, residual_out
+
+
 def closed_eye_squint(bs_in: np.ndarray, bs_out: np.ndarray) -> tuple[int, float, float]:
     """(expressive frames with the input's eyes shut, the eyeSquint residual left in the output on those frames as
     a share of the input's whole residual, the leakage ratio without the eyeSquint residual of those frames in
     either sum). The Face Landmarker scores any shut eye as squinting (a calm blink too), so with blinks kept
     that much of the ratio is the kept eye closure, not a squeeze the filter left."""
-    neutral = bs_in[metrics.neutral_frame(bs_in)]
-    selected = metrics.expressive_half(metrics.affect_residual(bs_in, neutral))
-    idx = [BLENDSHAPE_INDEX[name] for name in metrics.EXPRESSION_BLENDSHAPES]
+    _, selected, residual_in, residual_out = frame_residuals(bs_in, bs_out)
     squints = [k for k, name in enumerate(metrics.EXPRESSION_BLENDSHAPES) if name.startswith("eyeSquint")]
     blinks = bs_in[selected][:, [BLENDSHAPE_INDEX["eyeBlinkLeft"], BLENDSHAPE_INDEX["eyeBlinkRight"]]]
     shut = blinks.min(axis=1) > SHUT
-    residual_in = np.abs(bs_in[selected][:, idx] - neutral[idx])
-    out = bs_out[selected][:, idx]
-    residual_out = np.abs(np.where(np.isnan(out), neutral[idx], out) - neutral[idx])
     total = max(float(residual_in.sum()), 1e-9)
     kept_out = float(residual_out[shut][:, squints].sum())
     kept_in = float(residual_in[shut][:, squints].sum())
@@ -59,15 +67,10 @@ def closed_eye_squint(bs_in: np.ndarray, bs_out: np.ndarray) -> tuple[int, float
 def shares(bs_in: np.ndarray, bs_out: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     """(leakage ratio, per expression blendshape the output's and the input's residual as shares of the input's
     whole residual), over the more expressive half of the frames."""
-    neutral = bs_in[metrics.neutral_frame(bs_in)]
-    selected = metrics.expressive_half(metrics.affect_residual(bs_in, neutral))
-    idx = [BLENDSHAPE_INDEX[name] for name in metrics.EXPRESSION_BLENDSHAPES]
-    residual_in = np.abs(bs_in[selected][:, idx] - neutral[idx]).sum(axis=0)
-    # An output frame without a face counts as the neutral face, as in leakage_ratio.
-    out = bs_out[selected][:, idx]
-    residual_out = np.abs(np.where(np.isnan(out), neutral[idx], out) - neutral[idx]).sum(axis=0)
+    neutral, _, residual_in, residual_out = frame_residuals(bs_in, bs_out)
     total = max(float(residual_in.sum()), 1e-9)
-    return metrics.leakage_ratio(bs_in, bs_out, neutral), residual_out / total, residual_in / total
+    leak = metrics.leakage_ratio(bs_in, bs_out, neutral)
+    return leak, residual_out.sum(axis=0) / total, residual_in.sum(axis=0) / total
 
 
 def main() -> int:

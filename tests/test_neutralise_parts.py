@@ -13,7 +13,7 @@ from filters.neutralise import NeutraliseFilter, NeutralReference, reference_fro
 from filters.neutralise import reference as reference_module
 from filters.neutralise.alignment import Similarity, fit_similarity, frontal_frame, to_pose_free
 from filters.neutralise.geometry import compute_targets, jaw_participation
-from filters.neutralise.mesh import ANCHOR_SCALE, NUM_ANCHORS, TRIANGLES, anchor_ring, anchors
+from filters.neutralise.mesh import ANCHOR_SCALE, NUM_ANCHORS, TRIANGLES, anchor_ring, border_points
 from filters.neutralise.reference import (
     EXPRESSION_INDEX,
     MAX_LIP_GAP,
@@ -58,6 +58,11 @@ from filters.neutralise.warp import displacement_grid, triangulate, warp_region
 
 from .conftest import CLIPS
 from .helpers import tracked_clip
+
+
+def _with_border(points: np.ndarray) -> np.ndarray:
+    """(478 + NUM_ANCHORS, 2) warp points for a face's landmarks that stay where they are, border included."""
+    return np.vstack([points, border_points(points[FACE_OVAL], anchor_ring(points))])
 
 
 def _triangle_scene():
@@ -334,7 +339,7 @@ def test_the_pasted_mouth_stays_inside_the_triangles_it_was_mapped_to(squeeze):
     frames, faces = tracked_clip(CLIPS[1])  # d10: wide lips, the mesh under them is thin
     frame, face = frames[0], faces[0][0]
     reference = reference_from_image(frame, face)
-    target = np.vstack([face.landmarks[:, :2], anchors(face.landmarks[:, :2])]).astype(np.float32)
+    target = _with_border(face.landmarks[:, :2]).astype(np.float32)
     lip_line = target[UPPER_LIP_INNER_MID, 1]
     below = target[:, 1] > lip_line
     target[below, 1] = lip_line + squeeze * (target[below, 1] - lip_line)
@@ -379,7 +384,7 @@ def test_the_pasted_mouth_is_lit_by_the_skin_around_it_not_by_an_open_mouth_insi
     # pasted closed mouth darker the wider the person opened theirs.
     frames, faces = tracked_clip(CLIPS[0])
     frame, face = frames[0], faces[0][0]
-    target = np.vstack([face.landmarks[:, :2], anchors(face.landmarks[:, :2])]).astype(np.float32)
+    target = _with_border(face.landmarks[:, :2]).astype(np.float32)
     lips = np.round(face.points[OUTER_LIPS]).astype(np.int32)
     inside = np.zeros(frame.shape[:2], np.uint8)
     cv2.fillPoly(inside, [lips], 1)
@@ -406,7 +411,7 @@ def test_a_smile_pulled_in_is_covered_past_its_corners_in_proportion_to_the_pull
     # outside the target's corners, where a fixed mask left dark dashes beside the pasted lips.
     frames, faces = tracked_clip(CLIPS[0])
     frame, face = frames[0], faces[0][0]
-    target = np.vstack([face.landmarks[:, :2], anchors(face.landmarks[:, :2])]).astype(np.float32)
+    target = _with_border(face.landmarks[:, :2]).astype(np.float32)
     assert along_growth(target, target) == pytest.approx(MASK_GROWTH)  # nothing pulled: the usual mask
     centre = target[[61, 291]].mean(axis=0)
     smile = target.copy()

@@ -88,8 +88,3 @@ def border_points(outline: np.ndarray, ring: np.ndarray) -> np.ndarray:
     """(NUM_ANCHORS, D): the rings from an ``outline`` (the FACE_OVAL points) out to the anchor ``ring``, evenly
     spaced along each outline point's line to its anchor, the anchor ring last."""
     return np.concatenate([outline + (r / BORDER_RINGS) * (ring - outline) for r in range(1, BORDER_RINGS + 1)])
-
-
-def anchors(points: np.ndarray) -> np.ndarray:
-    """(NUM_ANCHORS, D) border points around a face's (478, D) points for a warp that leaves them in place."""
-    return border_points(points[FACE_OVAL], anchor_ring(points))
