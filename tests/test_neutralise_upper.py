@@ -24,6 +24,7 @@ from filters.neutralise.upper import (
     eye_fills,
     eye_hole,
     gaze_difference,
+    glance_along,
     upper_excess,
 )
 
@@ -320,3 +321,48 @@ def test_the_reference_eye_covers_both_calm_eyes_only_while_they_look_its_way(ca
     one_glancing = face.points.copy()
     one_glancing[468:473] = glance[468:473]  # the subject's right iris only: tracker noise, or a lazy eye
     assert eye_fills(face.blendshapes, one_glancing, base, face.points) == pytest.approx((1.0, 1.0))
+
+
+def _found_along(image, calm_frame, face, iris, corners):
+    """Where the calm frame's iris is found in ``image``, in eye widths along the image x axis from where it sits
+    in the calm frame: the calm iris matched as a template over a horizontal strip through the eye."""
+    width = float(np.linalg.norm(face.points[corners[1]] - face.points[corners[0]]))
+    x, y = np.round(face.points[iris]).astype(int)
+    half_w, half_h, reach = round(0.12 * width), round(0.08 * width), round(0.35 * width)
+    template = calm_frame[y - half_h : y + half_h + 1, x - half_w : x + half_w + 1]
+    strip = image[y - half_h : y + half_h + 1, x - half_w - reach : x + half_w + reach + 1]
+    scores = cv2.matchTemplate(strip, template, cv2.TM_SQDIFF_NORMED)[0]
+    return (float(np.argmin(scores)) - reach) / width
+
+
+def test_the_pasted_reference_eye_looks_where_the_person_looks(calm_face):
+    """A squinting eye is covered by the reference's own eye; its iris must then sit where the person's own iris
+    is along the eye (the reference frame looked ahead, the person glances aside), with the eye's corners and lids
+    where they were. Crossed eyes are a face pulled, not a look: they are not followed."""
+    frame, face = calm_face
+    reference = reference_from_image(frame, face)  # looks ahead, like the calm frame
+    # Both irises 0.15 eye widths towards the image's right: the eyes' corner lines run opposite ways.
+    glancing = _with_irises_moved(face.points, 0.15)
+    glancing[473:478] = _with_irises_moved(face.points, -0.15)[473:478]
+    crossed = _with_irises_moved(face.points, 0.15)  # both towards the nose
+
+    def paste(looking):
+        out = frame.copy()
+        holes = (eye_hole(0.0, 1.0), eye_hole(0.0, 1.0))  # both eyes covered by the reference's
+        blend_upper(out, glancing, reference.upper_image, reference.upper_points, holes, 1.0, 4, looking=looking)
+        return out
+
+    followed = paste(glance_along(glancing))
+    stared = paste(glance_along(face.points))  # the reference's own gaze: the old, staring paste
+    uncrossed = paste(glance_along(crossed))
+    for iris, corners in ((468, (33, 133)), (473, (263, 362))):
+        assert _found_along(followed, frame, face, iris, corners) == pytest.approx(0.15, abs=0.04)
+        assert abs(_found_along(stared, frame, face, iris, corners)) < 0.04
+        assert abs(_found_along(uncrossed, frame, face, iris, corners)) < 0.04
+    # Only the eye openings change: everything else of the paste is the same.
+    outside = np.ones(frame.shape[:2], np.uint8)
+    for ring in ([33, *EYELIDS[:7], 133, *EYELIDS[7:14][::-1]], [263, *EYELIDS[14:21], 362, *EYELIDS[21:][::-1]]):
+        cv2.fillPoly(outside, [np.round(glancing[ring]).astype(np.int32)], 0)
+    # (The band is rendered at the reference crop's resolution and resized: a changed pixel spreads a few.)
+    outside = cv2.erode(outside, np.ones((9, 9), np.uint8)).astype(bool)
+    assert np.array_equal(followed[outside], stared[outside])

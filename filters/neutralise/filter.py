@@ -16,7 +16,7 @@ from filters.neutralise.mesh import TRIANGLES
 from filters.neutralise.reference import AutoReference, Calibration, NeutralReference
 from filters.neutralise.regions import REGIONS, landmark_weights
 from filters.neutralise.texture import along_growth, blend_mouth, lip_gap_ratio
-from filters.neutralise.upper import blend_upper, eye_fills, eye_hole, upper_excess
+from filters.neutralise.upper import blend_upper, eye_fills, eye_hole, glance_along, upper_excess
 from filters.neutralise.warp import warp_region
 from filters.registry import register_filter
 
@@ -228,6 +228,7 @@ class NeutraliseFilter(Filter):
                 holes,
                 state.band_alpha,
                 step,
+                looking=glance_along(face.landmarks),
             )
         turned = float(smoothstep(*TURN_LIMIT, targets.turn_degrees))
         misfit = float(smoothstep(*RESIDUAL_LIMIT, targets.fit_residual))

@@ -5,8 +5,9 @@ machinery, matched to the current lighting (``texture.lab_transfer``) and feathe
 
 The eye openings are holes in the blend while the eyes are calm: eyeballs and irises stay the person's own (gaze
 is not expression). A blinking or shut eye's hole grows over its whole lid, so a blink is never painted open. A
-widened or squinting eye's hole shrinks, and the reference's own eye covers it from the lids inwards; a wink counts
-as a squint, not a blink (see ``geometry.blink_closure``).
+widened or squinting eye's hole shrinks, and the reference's own eye covers it from the lids inwards, its irises
+moved to where the person looks (``follow_gaze``); a wink counts as a squint, not a blink (see
+``geometry.blink_closure``).
 """
 
 from __future__ import annotations
@@ -144,6 +145,66 @@ def eye_fills(
     return both, both
 
 
+# Where along the eye (0..1, from the outer corner) the pasted iris may sit at most off the middle, and the part
+# of the opening around the iris that moves with it as one piece (half its width, eye widths: an iris is about 0.4
+# eye widths across), so the iris keeps its round shape while the white on each side stretches or shrinks.
+GAZE_FOLLOW_LIMIT = 0.25
+IRIS_HALF_WIDTH = 0.2
+CORNER_MARGIN = 0.05  # eye widths the moving part keeps from each corner: the corners never move
+
+
+def _along_profile(iris_at: float, iris_from: float) -> tuple[list[float], list[float]]:
+    """Knots (target positions along the eye, how far of the iris's move each takes) of a piecewise-linear move
+    that carries the iris from ``iris_from`` to ``iris_at`` (0..1 along the eye) and leaves the corners put. Each
+    stretch between knots maps onto its own stretch of the reference in order, so nothing folds over."""
+    half = min(IRIS_HALF_WIDTH, *(x - CORNER_MARGIN for x in (iris_at, iris_from, 1 - iris_at, 1 - iris_from)))
+    half = max(half, 0.0)
+    return [0.0, iris_at - half, iris_at + half, 1.0], [0.0, 1.0, 1.0, 0.0]
+
+
+def glance_along(points: np.ndarray) -> np.ndarray:
+    """(2,): per eye (subject's right, left), the iris centre's offset from the middle of the eye along its
+    corner line, in eye widths, for (478, 2+) landmarks (positive towards the inner corner)."""
+    return _gaze(points)[:, 0]
+
+
+def follow_gaze(maps: np.ndarray, points: np.ndarray, placed: np.ndarray, looking: np.ndarray) -> None:
+    """Move the reference's irises in a paste's ``maps`` (in place: per output pixel, where to sample the reference
+    crop) to the person's own gaze along each eye. ``points``: the reference crop's landmarks; ``placed``: the
+    target landmarks in the maps' pixels; ``looking``: the person's :func:`glance_along`, taken on their own
+    eyes (the target's corners are the reference's, moved: measured against them a glance reads larger or
+    smaller than it is). The reference frame's eyes look where it looked: pasted unchanged over a squint, they
+    would turn a glance at notes into a stare at the camera. Only the glance along the eyes that both share
+    follows: eyes crossed or apart are a face pulled, not a look (followed, d6's crossed eyes read as raised
+    brows), and up and down the lids go with the iris, while the reference's lids are the point of the paste."""
+    if len(points) <= _IRIS_CENTRES.max():
+        return  # a reference saved without irises: nothing to move
+    reference = glance_along(points)
+    # The eyes' corner lines run opposite ways in the image: one glance aside moves the two offsets oppositely.
+    shared = (float(looking[0] - looking[1]) - float(reference[0] - reference[1])) / 2
+    lo, hi = 0.5 - GAZE_FOLLOW_LIMIT, 0.5 + GAZE_FOLLOW_LIMIT
+    iris_from = np.clip(0.5 + reference, lo, hi)
+    iris_at = np.clip(0.5 + reference + np.array([shared, -shared]), lo, hi)
+    height, width = maps.shape[:2]
+    for ring, (outer, inner), at, start in zip(_EYE_RINGS, _CORNER_PAIRS, iris_at, iris_from):
+        if abs(float(at - start)) < 1e-3:
+            continue
+        move = float(at - start) * (points[inner, :2] - points[outer, :2])  # in the reference crop's pixels
+        opening = placed[ring, :2]
+        x0, y0 = np.maximum(np.floor(opening.min(axis=0)).astype(int) - 2, 0)
+        x1, y1 = np.minimum(np.ceil(opening.max(axis=0)).astype(int) + 3, (width, height))
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            continue
+        inside = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        cv2.fillPoly(inside, [np.round(opening - (x0, y0)).astype(np.int32)], 255)
+        soft = cv2.GaussianBlur(inside.astype(np.float32) / 255.0, (3, 3), 0)
+        corner, axis = placed[outer, :2] - (x0, y0), placed[inner, :2] - placed[outer, :2]
+        xs, ys = np.meshgrid(np.arange(x1 - x0, dtype=np.float32), np.arange(y1 - y0, dtype=np.float32))
+        along = ((xs - corner[0]) * axis[0] + (ys - corner[1]) * axis[1]) / max(float(axis @ axis), 1e-6)
+        share = np.interp(along, *_along_profile(float(at), float(start))).astype(np.float32)
+        maps[y0:y1, x0:x1] -= (soft * share)[..., None] * move.astype(np.float32)
+
+
 class EyeHole(NamedTuple):
     """The hole the band leaves over one eye: the eye opening scaled by ``scale`` about its centre, plus, for a
     closing eye, an ellipse along the lid line ``lid`` (0..1) times :data:`LID_REACH` eye widths high (a closed
@@ -233,9 +294,12 @@ def blend_upper(
     holes: tuple[EyeHole, EyeHole],
     alpha: float,
     step: int,
+    looking: np.ndarray | None = None,
 ) -> None:
     """Blend the reference's brow/forehead/eye band into ``frame`` (in place) at the ``target`` landmark
-    positions (pixels); ``holes``: per eye (subject's right, left), the hole left over it (:func:`eye_hole`)."""
+    positions (pixels); ``holes``: per eye (subject's right, left), the hole left over it (:func:`eye_hole`);
+    ``looking``: the person's :func:`glance_along` on their own landmarks (default: on ``target``'s), which the
+    pasted irises follow."""
     if alpha <= MIN_ALPHA:
         return
     band = _band_source(image, points)
@@ -254,6 +318,7 @@ def blend_upper(
     size = (max(8, round((x1 - x0) * scale)), max(8, round((y1 - y0) * scale)))
     placed = (target[:NUM_LANDMARKS, :2] - np.array([x0, y0], np.float32)) * np.float32(scale)
     maps, hard = covered_map(points, placed, band.triangles, (0, 0, *size), max(2, round(step * scale)))
+    follow_gaze(maps, points, placed, glance_along(placed) if looking is None else looking)
     region = frame[y0:y1, x0:x1]
     small = cv2.resize(region, size, interpolation=cv2.INTER_LINEAR)
     # Lighting: the current band's Lab statistics are put on the small reference crop before it is warped. Both
