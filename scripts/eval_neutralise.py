@@ -39,6 +39,7 @@ from app.lab.metrics import (  # noqa: E402
     expressive_half,
     face_found,
     family_leakage,
+    gaze_kept,
     held_eye_closures,
     leakage_ratio,
     measure_faces,
@@ -141,6 +142,7 @@ def evaluate_clip(path: Path, step: int, judge: ExpressionJudge, baseline_refere
                 "leak": leakage_ratio(bs_in, bs_out, neutral, within=held),
                 "rest_leak": leakage_ratio(bs_in, bs_out, neutral, within=~held),
             }
+            result["gaze"] = gaze_kept(faces_in, faces_out)  # gaze is not expression: it should stay
             labels_in = top_labels(judge.classify_batch([frames[i] for i in picked], faces_in))
             labels_out = top_labels(judge.classify_batch([out[i] for i in picked], faces_out))
             result["confusion"] = confusion_table(labels_in, labels_out)
@@ -261,6 +263,7 @@ def main() -> int:
         print(f"{r['clip']}: frames {r['frames']} identity@0 {r['identity']} found@1 {r[1.0]['found']:.3f}  {leaks}")
         print("   families@1: " + "  ".join(f"{k}={v:.2f}" for k, v in r[1.0]["families"].items()))
         print(f"   expression beyond the baseline frame only (excess leakage) @1: {r[1.0]['excess_leak']:.3f}")
+        print(f"   gaze kept @1: glance correlation {r['gaze'][0]:.3f}, mean difference {r['gaze'][1]:.3f} eye widths")
         shut = r["held_shut"]
         if shut["frames"]:
             print(

@@ -19,6 +19,8 @@ from app.lab.metrics import (
     affect_residual,
     face_found,
     family_leakage,
+    gaze_kept,
+    glance,
     held_eye_closures,
     jitter_ratio,
     landmark_jitter,
@@ -149,6 +151,28 @@ def test_speech_kept_is_one_for_identity_and_zero_when_the_face_is_gone(smile_cl
     jaw = BLENDSHAPE_NAMES.index("jawOpen")
     reversed_mouth[:, jaw] = 1.0 - bs[:, jaw]
     assert speech_kept(bs, reversed_mouth) == pytest.approx(-1.0)
+
+
+def test_gaze_kept_follows_a_glance_and_ignores_crossed_eyes(smile_clip):
+    _, _, faces = smile_clip
+
+    def moved(face, right, left):
+        """The face with its irises moved along each eye's corner line (eye widths)."""
+        points = face.landmarks.copy()
+        for (outer, inner), shift, irises in (((33, 133), right, slice(468, 473)), ((263, 362), left, slice(473, 478))):
+            points[irises, :2] += shift * (points[inner, :2] - points[outer, :2])
+        return Face(landmarks=points)
+
+    face = faces[0]
+    looks = np.random.default_rng(1).uniform(-0.2, 0.2, 30)
+    glancing = [moved(face, g, -g) for g in looks]  # the same image direction for both eyes
+    assert [glance(g) - glance(face) for g in glancing] == pytest.approx(list(looks), abs=1e-4)
+    assert gaze_kept(glancing, glancing) == pytest.approx((1.0, 0.0))
+    assert gaze_kept(glancing, [face] * len(looks)) == pytest.approx((0.0, np.abs(looks).mean()), abs=1e-3)
+    assert gaze_kept(glancing, [moved(face, -g, g) for g in looks])[0] == pytest.approx(-1.0)  # looks the other way
+    crossed = [moved(face, g, g) for g in looks]  # both towards the nose, or both apart
+    assert [glance(c) for c in crossed] == pytest.approx([glance(face)] * len(looks), abs=1e-4)
+    assert all(np.isnan(gaze_kept(glancing, [None] * len(looks))))  # nothing to compare
 
 
 def test_jitter_of_shaken_landmarks_is_higher(smile_clip):

@@ -235,6 +235,35 @@ def speech_kept(input_bs: np.ndarray, output_bs: np.ndarray, neutral: np.ndarray
     return float(np.corrcoef(jaw_in, jaw_out)[0, 1])
 
 
+# Per eye (subject's right, then left): outer corner, inner corner, iris centre (MediaPipe mesh numbering).
+_EYES_FOR_GAZE = ((33, 133, 468), (263, 362, 473))
+
+
+def glance(face: Face) -> float:
+    """Where the eyes look along the image's x axis, in eye widths: the iris centres' offsets from the middle of
+    their eyes along the corner lines, the glance both eyes share (crossed eyes cancel)."""
+    offsets = []
+    for outer, inner, iris in _EYES_FOR_GAZE:
+        start, end = face.points[outer].astype(np.float64), face.points[inner].astype(np.float64)
+        axis = end - start
+        offsets.append(float((face.points[iris] - 0.5 * (start + end)) @ axis) / max(float(axis @ axis), 1e-9))
+    # The two corner lines run opposite ways in the image: a glance aside moves the two offsets oppositely.
+    return 0.5 * (offsets[0] - offsets[1])
+
+
+def gaze_kept(input_faces: Sequence[Face | None], output_faces: Sequence[Face | None]) -> tuple[float, float]:
+    """(Pearson correlation of :func:`glance` between input and output, mean |difference| in eye widths) over
+    the frames with a face in both; gaze is not expression, so a neutraliser should keep it (1, 0). NaN when
+    fewer than three frames pair up or the input never glances."""
+    pairs = np.array([(glance(a), glance(b)) for a, b in zip(input_faces, output_faces) if a and b], np.float64)
+    if len(pairs) < 3 or np.std(pairs[:, 0]) < 1e-6:
+        return float("nan"), float("nan")
+    difference = float(np.abs(pairs[:, 0] - pairs[:, 1]).mean())
+    if np.std(pairs[:, 1]) < 1e-9:
+        return 0.0, difference
+    return float(np.corrcoef(pairs.T)[0, 1]), difference
+
+
 def face_size(face: Face) -> float:
     """A scale for the face in pixels: the diagonal of its landmark bounding box."""
     pts = face.points
