@@ -16,6 +16,7 @@ from filters.neutralise.geometry import blink_closure
 from filters.neutralise.regions import EYELIDS
 from filters.neutralise.upper import (
     HOLE_GROWTH,
+    LID_FOLLOW,
     UPPER_CROP_WIDTH,
     UPPER_SCORES,
     band_triangles,
@@ -359,10 +360,14 @@ def test_the_pasted_reference_eye_looks_where_the_person_looks(calm_face):
         assert _found_along(followed, frame, face, iris, corners) == pytest.approx(0.15, abs=0.04)
         assert abs(_found_along(stared, frame, face, iris, corners)) < 0.04
         assert abs(_found_along(uncrossed, frame, face, iris, corners)) < 0.04
-    # Only the eye openings change: everything else of the paste is the same.
+    # Only the eyes change (the openings and their lids, LID_FOLLOW eye widths around): the rest is the same.
     outside = np.ones(frame.shape[:2], np.uint8)
     for ring in ([33, *EYELIDS[:7], 133, *EYELIDS[7:14][::-1]], [263, *EYELIDS[14:21], 362, *EYELIDS[21:][::-1]]):
         cv2.fillPoly(outside, [np.round(glancing[ring]).astype(np.int32)], 0)
+    width = float(np.linalg.norm(face.points[33] - face.points[133]))
     # (The band is rendered at the reference crop's resolution and resized: a changed pixel spreads a few.)
-    outside = cv2.erode(outside, np.ones((9, 9), np.uint8)).astype(bool)
+    reach = 2 * round(LID_FOLLOW * width + 4) + 1
+    outside = cv2.erode(outside, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach))).astype(bool)
     assert np.array_equal(followed[outside], stared[outside])
+    changed = np.abs(followed.astype(np.int16) - stared).max(axis=2) > 8
+    assert changed.sum() > 0 and not changed[outside].any()
