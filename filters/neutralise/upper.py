@@ -194,8 +194,8 @@ def follow_gaze(maps: np.ndarray, points: np.ndarray, placed: np.ndarray, lookin
         if abs(float(at - start)) < 1e-3:
             continue
         move = float(at - start) * (points[inner, :2] - points[outer, :2])  # in the reference crop's pixels
-        opening = placed[ring, :2]
-        pad = max(1, round(0.5 * LID_FOLLOW * float(np.linalg.norm(placed[inner, :2] - placed[outer, :2]))))
+        opening, axis = placed[ring, :2], placed[inner, :2] - placed[outer, :2]
+        pad = max(1, round(0.5 * LID_FOLLOW * float(np.linalg.norm(axis))))
         x0, y0 = np.maximum(np.floor(opening.min(axis=0)).astype(int) - 2 - 2 * pad, 0)
         x1, y1 = np.minimum(np.ceil(opening.max(axis=0)).astype(int) + 3 + 2 * pad, (width, height))
         if x1 - x0 < 2 or y1 - y0 < 2:
@@ -207,7 +207,7 @@ def follow_gaze(maps: np.ndarray, points: np.ndarray, placed: np.ndarray, lookin
         # d12 gaze correlation 0.80 -> 0.90).
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * pad + 1, 2 * pad + 1))
         soft = cv2.GaussianBlur(cv2.dilate(inside, kernel).astype(np.float32) / 255.0, (2 * pad + 1, 2 * pad + 1), 0)
-        corner, axis = placed[outer, :2] - (x0, y0), placed[inner, :2] - placed[outer, :2]
+        corner = placed[outer, :2] - (x0, y0)
         xs, ys = np.meshgrid(np.arange(x1 - x0, dtype=np.float32), np.arange(y1 - y0, dtype=np.float32))
         along = ((xs - corner[0]) * axis[0] + (ys - corner[1]) * axis[1]) / max(float(axis @ axis), 1e-6)
         share = np.interp(along, *_along_profile(float(at), float(start))).astype(np.float32)
