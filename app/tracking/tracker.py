@@ -14,7 +14,8 @@ import numpy as np
 from mediapipe import Image, ImageFormat
 from mediapipe.tasks.python import BaseOptions, vision
 
-from app.tracking.one_euro import OneEuroFilter, OneEuroParams
+from app.tracking.one_euro import OneEuroParams
+from app.tracking.smoothing import LandmarkSmoother
 from filters.base import BLENDSHAPE_NAMES, NUM_LANDMARKS, Face
 
 VIDEO = "video"
@@ -24,7 +25,8 @@ IMAGE = "image"
 class FaceTracker:
     """Tracks up to ``max_faces`` faces. ``track(frame_bgr, timestamp_ms)`` returns a list of :class:`Face`.
 
-    ``smoothing``: One Euro parameters for the landmarks (``None`` turns smoothing off). Face ids stay with a
+    ``smoothing``: One Euro parameters for the landmarks (the irises relative to their eyes get their own,
+    faster ones: :mod:`app.tracking.smoothing`; ``None`` turns smoothing off). Face ids stay with a
     face from frame to frame (nearest previous centre), so per-face state downstream follows the person.
     """
 
@@ -59,7 +61,7 @@ class FaceTracker:
         self._landmarker = vision.FaceLandmarker.create_from_options(options)
         self._last_ts = -1
         self._previous: dict[int, np.ndarray] = {}  # face_id -> centre in the previous frame
-        self._smoothers: dict[int, OneEuroFilter] = {}
+        self._smoothers: dict[int, LandmarkSmoother] = {}
 
     def __enter__(self) -> FaceTracker:
         return self
@@ -117,7 +119,7 @@ class FaceTracker:
         faces = []
         for face_id, (pts, shapes, pose) in zip(ids, raw):
             if self.smoothing is not None:
-                smoother = self._smoothers.setdefault(face_id, OneEuroFilter(self.smoothing))
+                smoother = self._smoothers.setdefault(face_id, LandmarkSmoother(self.smoothing))
                 pts = smoother(pts, ts / 1000.0)
             faces.append(Face(landmarks=pts, blendshapes=shapes, pose=pose, face_id=face_id))
         faces.sort(key=lambda f: f.face_id)
