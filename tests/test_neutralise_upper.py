@@ -19,6 +19,8 @@ from filters.neutralise.upper import (
     LID_FOLLOW,
     UPPER_CROP_WIDTH,
     UPPER_SCORES,
+    _along_profile,
+    _share_along,
     band_triangles,
     blend_upper,
     eye_excess,
@@ -371,3 +373,11 @@ def test_the_pasted_reference_eye_looks_where_the_person_looks(calm_face):
     assert np.array_equal(followed[outside], stared[outside])
     changed = np.abs(followed.astype(np.int16) - stared).max(axis=2) > 8
     assert changed.sum() > 0 and not changed[outside].any()
+
+
+@pytest.mark.parametrize(("iris_at", "iris_from"), [(0.6, 0.5), (0.3, 0.5), (0.75, 0.25), (0.5, 0.74), (0.26, 0.26)])
+def test_the_share_of_the_iris_move_is_the_knotted_profile(iris_at, iris_from):
+    """The closed form the paste uses is the piecewise-linear profile its knots describe, beyond the corners too."""
+    along = np.linspace(-0.3, 1.3, 401, dtype=np.float32).reshape(1, -1)
+    expected = np.interp(along, *_along_profile(iris_at, iris_from))
+    np.testing.assert_allclose(_share_along(along, iris_at, iris_from), expected, atol=1e-5)
