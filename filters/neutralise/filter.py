@@ -10,7 +10,7 @@ import numpy as np
 
 from filters.base import Face, Filter
 from filters.neutralise.basis import jaw_motion
-from filters.neutralise.fallback import blur_face
+from filters.neutralise.fallback import blur_face, close_mouth_gap
 from filters.neutralise.geometry import blink_closure, compute_targets, jaw_participation, smoothstep
 from filters.neutralise.mesh import TRIANGLES
 from filters.neutralise.reference import AutoReference, Calibration, NeutralReference
@@ -200,15 +200,23 @@ class NeutraliseFilter(Filter):
         if warped is not None:
             patch, (x0, y0, x1, y1) = warped
             frame[y0:y1, x0:x1] = patch
-        if self.texture and not self.keep_speech and reference.mouth_image is not None:
+        if self.texture and not self.keep_speech:
             # Teeth show when the lips part; the reference's closed mouth covers them, in proportion, but only
             # where the warped mouth is itself (nearly) closed: stretched over an open target a closed mouth
             # becomes a smear.
             parted = float(smoothstep(0.0, MOUTH_GAP_FULL, targets.mouth_opening))
             target_closed = 1.0 - float(smoothstep(0.04, 0.10, lip_gap_ratio(targets.target)))
             alpha = self.gains["mouth"] * self.strength**2 * parted * target_closed
-            along = along_growth(targets.current, targets.target)
-            blend_mouth(frame, targets.target, reference.mouth_image, reference.mouth_points, alpha, step, along)
+            if reference.mouth_image is not None:
+                along = along_growth(targets.current, targets.target)
+                blend_mouth(frame, targets.target, reference.mouth_image, reference.mouth_points, alpha, step, along)
+            else:
+                # No closed mouth seen yet (the auto reference keeps only a frame with the lips together): a
+                # grimace's teeth, squeezed by the warp, would still show it. The lips' colour covers them until
+                # one is seen (a blur there read as more expression: d3 0.499 -> 0.511; this, 0.501).
+                close_mouth_gap(frame, targets.target, alpha)
+                if alpha >= NOTICE_FROM:
+                    self.notice = "learning your neutral mouth: close your lips for a moment"
         if band:
             # Raised or lowered brows and widened eyes leave texture the warp cannot move (forehead wrinkles, a
             # frown's furrow, visible lid skin): the reference's own band replaces it in proportion to how far the
