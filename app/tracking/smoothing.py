@@ -43,8 +43,6 @@ class LandmarkSmoother:
     def __call__(self, points: np.ndarray, t: float) -> np.ndarray:
         points = np.asarray(points, np.float32)
         smoothed = self._mesh(points, t)
-        if len(points) <= max(int(iris.max()) for _, iris in EYES_AND_IRISES):
-            return smoothed  # a mesh without irises
         offsets = self._irises(np.stack([points[iris] - points[eye].mean(axis=0) for eye, iris in EYES_AND_IRISES]), t)
         for (eye, iris), offset in zip(EYES_AND_IRISES, offsets):
             smoothed[iris] = smoothed[eye].mean(axis=0) + offset
