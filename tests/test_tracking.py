@@ -47,7 +47,7 @@ def test_a_face_found_again_after_a_loss_keeps_its_id():
     assert [f.face_id for f in first] == [f.face_id for f in again] == [0]
 
 
-def _still_face_with_iris_at(smoother: LandmarkSmoother, offsets: list[float], start: int = 0) -> list[np.ndarray]:
+def _still_face_with_iris_at(smoother: LandmarkSmoother, offsets: list[float]) -> list[np.ndarray]:
     """Feed a still face whose irises sit ``offset`` pixels right of their eyes' middles, one frame per offset;
     returns each frame's smoothed iris offsets (per eye, x)."""
     rng = np.random.default_rng(1)
@@ -57,7 +57,7 @@ def _still_face_with_iris_at(smoother: LandmarkSmoother, offsets: list[float], s
         points = face.copy()
         for eye, iris in EYES_AND_IRISES:
             points[iris] = points[eye].mean(axis=0) + (offset, 0.0, 0.0)
-        out = smoother(points, (start + k) / 30)
+        out = smoother(points, k / 30)
         seen.append(np.array([out[iris[0], 0] - out[eye].mean(axis=0)[0] for eye, iris in EYES_AND_IRISES]))
     return seen
 
