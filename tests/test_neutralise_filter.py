@@ -82,7 +82,7 @@ def test_a_smile_is_removed_and_leakage_falls_with_strength(smile_clip):
 def test_the_neutralised_face_is_no_shakier_than_the_input(smile_clip, smile_measured):
     """Nothing flickers: targets are smoothed over time and the texture blends eased. Over every frame of the smile
     clip (consecutive: jitter needs frame triples) at strength 1, the fresh landmarker's frame-to-frame shake of the
-    output and the pixels' second difference over the face box stay at or below the input's (measured 0.84 and
+    output and the pixels' second difference over the face box stay at or below the input's (measured 0.87 and
     0.81; the same filter with its strength alternating 1 / 0.6 frame by frame reads 4.4 and 2.4)."""
     frames, faces, _, _ = smile_clip
     outputs, _ = _run(frames, faces, strength=1.0)

@@ -45,6 +45,7 @@ from filters.neutralise.texture import (
     OUTER_LIPS,
     RELIGHT_EVERY,
     RELIGHT_TOLERANCE,
+    SCALED_LIGHT,
     LastBuilt,
     RelitCrop,
     along_growth,
@@ -301,6 +302,30 @@ def test_relighting_moves_the_colour_means_without_turning_dark_lashes_blue():
     assert abs(mean[0] - wanted[0][0]) < 3.0  # and the light
     lashes = relit[18:22].reshape(-1, 3).astype(int)
     assert (lashes[:, 2] >= lashes[:, 0]).all()  # red at least blue: still brown, not navy
+
+
+def test_a_band_relit_as_a_change_of_light_keeps_its_lashes_and_irises_out_of_black():
+    """d3's lowered head puts the brow band in shade. Matched by mean and spread, the reference band took the
+    whole drop on its lashes and irises as well as on its skin, and they came out near-black. Relit as light
+    changes (L* + 16 scaled), the skin lands on the shaded frame's mean and the lashes near where shade puts them."""
+    band = np.full((40, 60, 3), (110, 150, 205), np.uint8)  # BGR skin
+    band[18:22] = (40, 45, 60)  # lashes and irises: dark, faintly warm
+    band[::7, ::5] = (100, 140, 190)  # some texture
+    everywhere = np.ones(band.shape[:2], np.uint8)
+    shade = np.round(band * 0.6).astype(np.uint8)  # the same band in shade
+    wanted = lab_stats(shade, everywhere)
+    lab = cv2.cvtColor(band, cv2.COLOR_BGR2LAB)
+    scaled = lab_transfer(lab, lab_stats(band, everywhere), wanted, SCALED_LIGHT)
+    shifted = lab_transfer(lab, lab_stats(band, everywhere), wanted, (0.8, 1.25))
+    assert abs(lab_stats(scaled, everywhere)[0][0] - wanted[0][0]) < 1.5  # the skin takes the frame's light
+
+    def lash_lightness(image):
+        return float(cv2.cvtColor(image, cv2.COLOR_BGR2LAB)[18:22, :, 0].mean())
+
+    in_shade = lash_lightness(shade)
+    assert lash_lightness(shifted) < in_shade - 10.0  # the old way: much darker than shade makes them
+    assert abs(lash_lightness(scaled) - in_shade) < 6.0
+    assert (scaled[18:22].reshape(-1, 3)[:, 2] >= scaled[18:22].reshape(-1, 3)[:, 0]).all()  # and still brown
 
 
 def test_each_face_s_reference_crop_is_built_once_not_every_frame():

@@ -166,19 +166,30 @@ def lab_stats(image: np.ndarray, where: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 GREY = 128.0  # a and b of a colourless pixel in OpenCV's 8-bit Lab
+# OpenCV's 8-bit L is L* x 255/100, and luminance goes as ((L* + 16) / 116) ** 3: light k times as strong
+# multiplies L + LIGHT_OFFSET by the cube root of k on every pixel, skin and lashes alike.
+LIGHT_OFFSET = 16.0 * 255.0 / 100.0
+SCALED_LIGHT = None  # ``gain_limits`` of lab_transfer and RelitCrop: relight as a change of light (see there)
 # How far relighting may scale a crop's colour (a, b about grey): a change of white balance halves or doubles the
 # warmth of skin at most; beyond that the means are shifted, which can push a grey pixel past grey again.
 COLOUR_GAIN_LIMITS = (0.5, 2.0)
 
 
-def lab_transfer(source_lab: np.ndarray, source_stats, target_stats, gain_limits: tuple[float, float]) -> np.ndarray:
+def lab_transfer(
+    source_lab: np.ndarray, source_stats, target_stats, gain_limits: tuple[float, float] | None
+) -> np.ndarray:
     """BGR of ``source_lab`` with its Lab statistics moved to ``target_stats``: lightness by mean and spread (gain
-    clipped to ``gain_limits``), colour by scaling a and b about grey so their means land on the target's (the
-    scale within :data:`COLOUR_GAIN_LIMITS`). Shifting a and b instead would push near-grey pixels (lashes, brows,
-    the shadow around an eye: dark and only faintly warm) past grey whenever the target is less warm than the
-    reference: a brown lash turns navy."""
+    clipped to ``gain_limits``), or, with ``gain_limits`` :data:`SCALED_LIGHT`, as a change of light does it
+    (``L + LIGHT_OFFSET`` scaled so the means meet, the spread following); colour by scaling a and b about grey so
+    their means land on the target's (the scale within :data:`COLOUR_GAIN_LIMITS`). Shifting a and b instead
+    would push near-grey pixels (lashes, brows, the shadow around an eye: dark and only faintly warm) past grey
+    whenever the target is less warm than the reference: a brown lash turns navy. Shifting the lightness lands
+    on dark pixels as much as on skin: in shade (a shift of -20) lashes and irises go near-black."""
     (mu_s, sd_s), (mu_d, sd_d) = source_stats, target_stats
-    light_gain = np.clip((sd_d[:1] + 1.0) / (sd_s[:1] + 1.0), *gain_limits)
+    if gain_limits is SCALED_LIGHT:
+        light_gain = (mu_d[:1] + LIGHT_OFFSET) / (mu_s[:1] + LIGHT_OFFSET)
+    else:
+        light_gain = np.clip((sd_d[:1] + 1.0) / (sd_s[:1] + 1.0), *gain_limits)
     tint_s, tint_d = mu_s[1:] - GREY, mu_d[1:] - GREY
     tinted = np.abs(tint_s) > 1.0  # a nearly grey source has no tint to scale: gain 1, its mean only moves
     colour_gain = np.clip(np.where(tinted, tint_d / np.where(tinted, tint_s, 1.0), 1.0), *COLOUR_GAIN_LIMITS)
@@ -199,7 +210,7 @@ class RelitCrop:
     current light is measured every :data:`RELIGHT_EVERY` calls only, and the relit crop is reused while it stays
     within :data:`RELIGHT_TOLERANCE`."""
 
-    def __init__(self, image: np.ndarray, mask: np.ndarray, gain_limits: tuple[float, float]) -> None:
+    def __init__(self, image: np.ndarray, mask: np.ndarray, gain_limits: tuple[float, float] | None) -> None:
         self.image = image
         self.lab = cv2.cvtColor(image, cv2.COLOR_BGR2LAB)
         self.stats = lab_stats(image, mask)

@@ -21,12 +21,19 @@ from filters.base import BLENDSHAPE_INDEX, NUM_LANDMARKS
 from filters.neutralise.geometry import smoothstep
 from filters.neutralise.mesh import TRIANGLES
 from filters.neutralise.regions import EYE_CORNERS, EYELIDS
-from filters.neutralise.texture import LastBuilt, RelitCrop, blend_into, feather_inside, lab_stats, scaled_crop
+from filters.neutralise.texture import (
+    SCALED_LIGHT,
+    LastBuilt,
+    RelitCrop,
+    blend_into,
+    feather_inside,
+    lab_stats,
+    scaled_crop,
+)
 from filters.neutralise.warp import covered_map
 
 UPPER_CROP_WIDTH = 160  # pixels: the brow band at 720p is ~300 px wide; half is plenty for wrinkles and brows
 BELOW_EYES = 0.22  # eye distances below the lower eyelids that the band reaches (crow's feet, lower-lid bulge)
-GAIN_LIMITS = (0.8, 1.25)  # lightness spread ratio, loosely: wrinkles and lashes raise the current band's spread
 RENDER_OVERSAMPLE = 1.0  # band rendered at the crop's own resolution (at most the frame's)
 MIN_ALPHA = 0.01  # below this the band is not blended at all (its eased alpha only tends to zero)
 HOLE_GROWTH = (1.1, 1.9)  # eye-opening hole about its centre: open eye, closed eye (the whole lid stays own)
@@ -303,7 +310,9 @@ class _BandSource:
         mask = np.zeros(image.shape[:2], np.uint8)
         cv2.fillPoly(mask, list(np.round(points[self.triangles, :2]).astype(np.int32)), 1)
         skin = _skin_to_the_edge(image, mask, max(1, round(EDGE_RING * self.width)))
-        self.relit = RelitCrop(skin, _without_open_eyes(mask, points), GAIN_LIMITS)
+        # Relit as a change of light: matched by mean and spread, a band in shade (d3's lowered head) took the
+        # whole shift on its lashes and irises too, and the pasted eyes came out near-black.
+        self.relit = RelitCrop(skin, _without_open_eyes(mask, points), SCALED_LIGHT)
 
 
 _band_source = LastBuilt(_BandSource)
