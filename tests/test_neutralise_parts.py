@@ -314,9 +314,9 @@ def test_a_band_relit_as_a_change_of_light_keeps_its_lashes_and_irises_out_of_bl
     everywhere = np.ones(band.shape[:2], np.uint8)
     shade = np.round(band * 0.6).astype(np.uint8)  # the same band in shade
     wanted = lab_stats(shade, everywhere)
-    lab = cv2.cvtColor(band, cv2.COLOR_BGR2LAB)
-    scaled = lab_transfer(lab, lab_stats(band, everywhere), wanted, SCALED_LIGHT)
-    shifted = lab_transfer(lab, lab_stats(band, everywhere), wanted, (0.8, 1.25))
+    lab, own = cv2.cvtColor(band, cv2.COLOR_BGR2LAB), lab_stats(band, everywhere)
+    scaled = lab_transfer(lab, own, wanted, SCALED_LIGHT)
+    shifted = lab_transfer(lab, own, wanted, (0.8, 1.25))
     assert abs(lab_stats(scaled, everywhere)[0][0] - wanted[0][0]) < 1.5  # the skin takes the frame's light
 
     def lash_lightness(image):
