@@ -55,7 +55,7 @@ from filters.neutralise.texture import (
     lip_gap_ratio,
     skin_ring,
 )
-from filters.neutralise.warp import displacement_grid, triangulate, warp_region
+from filters.neutralise.warp import displacement_grid, inverse_map, triangulate, warp_region
 
 from .conftest import CLIPS
 from .helpers import tracked_clip
@@ -79,14 +79,39 @@ def test_warp_moves_pixels_exactly_and_leaves_the_rest_alone(step):
     image, points, triangles = _triangle_scene()
     moved = points.copy()
     moved[:3] += (3.0, 0.0)  # the inner triangle shifts right by 3 px, the outer ring stays
-    patch, (x0, y0, x1, y1) = warp_region(image, points, moved, triangles, step=step)
     out = image.copy()
-    out[y0:y1, x0:x1] = patch
+    x0, y0, x1, y1 = warp_region(out, points, moved, triangles, step=step)
     # Inside the shifted triangle the output is the input moved by 3 px, to the pixel.
     assert np.array_equal(out[120:150, 140:160], image[120:150, 137:157])
     # The anchors did not move: nothing outside their hull changes.
     assert (x0, y0, x1, y1) == (20, 20, 281, 281)
     assert np.array_equal(out[:20], image[:20]) and np.array_equal(out[:, 282:], image[:, 282:])
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        [[40, 40], [80, 40], [60, 80], [30, 90]],  # far from where the triangles land
+        [[-12, 250], [30, 262], [8, 305], [-20, 296]],  # partly outside the image (its edge pixels repeat)
+    ],
+)
+def test_colour_warp_is_one_plain_remap_to_the_bit(source):
+    """A colour frame is remapped as BGRA from the part of it the map can sample: the same pixels as one remap of
+    the whole frame, also when the source lies far outside the region that changes or past the image's edge."""
+    image = np.random.default_rng(3).integers(0, 255, (300, 300, 3), np.uint8)
+    src = np.array(source, np.float32)
+    dst = np.array([[200, 190], [245, 200], [222, 243], [190, 240]], np.float32)
+    triangles = np.array([[0, 1, 2], [0, 2, 3]])
+    out = image.copy()
+    x0, y0, x1, y1 = warp_region(out, src, dst, triangles, step=5)
+    maps = inverse_map(src, dst, triangles, (x0, y0, x1, y1), 5)
+    plain = cv2.remap(image, maps, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    assert np.array_equal(out[y0:y1, x0:x1], plain)
+    assert np.array_equal(np.delete(out, np.s_[y0:y1], axis=0), np.delete(image, np.s_[y0:y1], axis=0))
+    assert not np.array_equal(plain, image[y0:y1, x0:x1])  # something moved: the comparison is not vacuous
+    grey = image[..., 1].copy()  # the plain path, for images that are not BGR
+    warp_region(grey, src, dst, triangles, step=5)
+    assert np.array_equal(grey[y0:y1, x0:x1], plain[..., 1])
 
 
 def _grid_one_node_at_a_time(src, dst, triangles, origin, shape, step):

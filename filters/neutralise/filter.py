@@ -196,10 +196,7 @@ class NeutraliseFilter(Filter):
             jaw_motion=jaw_moves,
         )
         step = _grid_step(face)
-        warped = warp_region(frame, targets.current, targets.target, TRIANGLES, step=step)
-        if warped is not None:
-            patch, (x0, y0, x1, y1) = warped
-            frame[y0:y1, x0:x1] = patch
+        warp_region(frame, targets.current, targets.target, TRIANGLES, step=step)
         if self.texture and not self.keep_speech:
             # Teeth show when the lips part; the reference's closed mouth covers them, in proportion, but only
             # where the warped mouth is itself (nearly) closed: stretched over an open target a closed mouth
