@@ -18,7 +18,7 @@ from filters.neutralise.regions import (
     TESSELATION_EDGES,
     UPPER_LIP_INNER_MID,
 )
-from filters.neutralise.warp import covered_map
+from filters.neutralise.warp import covered_map, remap_bgra
 
 OUTER_LIPS = np.array(
     [61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185], dtype=np.intp
@@ -139,7 +139,7 @@ def blend_mouth(
     if lit is None:
         return
     maps, covered = covered_map(mouth_points, target[:NUM_LANDMARKS], MOUTH_TRIANGLES, (x0, y0, x1, y1), step)
-    source = cv2.remap(lit, maps, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    source = remap_bgra(lit, maps)
     feather = max(3, int(pad) | 1)
     mask = cv2.GaussianBlur(mask, (feather, feather), 0)
     # A jaw closed far by the warp squeezes the mesh under the lips: the feathered mask can then reach past the
@@ -205,21 +205,21 @@ RELIGHT_EVERY = 4  # calls: the current light is measured this often (it drifts 
 
 class RelitCrop:
     """A small reference crop (BGR uint8), kept in Lab with its mean and spread over ``mask``, relit to the current
-    frame's statistics on demand. The reference was lit differently; the current frame's light is the one to keep.
-    Light drifts slowly, and measuring it and the two colour conversions are much of the texture step's cost: the
-    current light is measured every :data:`RELIGHT_EVERY` calls only, and the relit crop is reused while it stays
-    within :data:`RELIGHT_TOLERANCE`."""
+    frame's statistics on demand, as BGRA (to be pasted with :func:`warp.remap_bgra`). The reference was lit
+    differently; the current frame's light is the one to keep. Light drifts slowly, and measuring it and the two
+    colour conversions are much of the texture step's cost: the current light is measured every
+    :data:`RELIGHT_EVERY` calls only, and the relit crop is reused while it stays within :data:`RELIGHT_TOLERANCE`."""
 
     def __init__(self, image: np.ndarray, mask: np.ndarray, gain_limits: tuple[float, float] | None) -> None:
-        self.image = image
+        self.image = cv2.cvtColor(image, cv2.COLOR_BGR2BGRA)
         self.lab = cv2.cvtColor(image, cv2.COLOR_BGR2LAB)
         self.stats = lab_stats(image, mask)
         self.gain_limits = gain_limits
-        self._last: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (mean, spread, relit BGR)
+        self._last: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (mean, spread, relit BGRA)
         self._since_measured = 0
 
     def relit(self, measure: Callable[[], tuple[np.ndarray, np.ndarray] | None]) -> np.ndarray | None:
-        """The crop in the current light; ``measure()`` gives the current Lab statistics (None: too few pixels to
+        """The crop in the current light (BGRA); ``measure()`` gives the current Lab statistics (None: too few pixels to
         tell, then None is returned and nothing should be blended)."""
         if self.stats is None:
             return self.image
@@ -237,7 +237,7 @@ class RelitCrop:
             and np.abs(last[1] - current[1]).max() < RELIGHT_TOLERANCE
         ):
             return last[2]
-        lit = lab_transfer(self.lab, self.stats, current, self.gain_limits)
+        lit = cv2.cvtColor(lab_transfer(self.lab, self.stats, current, self.gain_limits), cv2.COLOR_BGR2BGRA)
         self._last = (current[0], current[1], lit)
         return lit
 

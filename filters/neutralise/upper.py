@@ -30,7 +30,7 @@ from filters.neutralise.texture import (
     lab_stats,
     scaled_crop,
 )
-from filters.neutralise.warp import covered_map
+from filters.neutralise.warp import covered_map, remap_bgra
 
 UPPER_CROP_WIDTH = 160  # pixels: the brow band at 720p is ~300 px wide; half is plenty for wrinkles and brows
 BELOW_EYES = 0.22  # eye distances below the lower eyelids that the band reaches (crow's feet, lower-lid bulge)
@@ -361,7 +361,7 @@ def blend_upper(
         return
     for ring, hole in zip(_EYE_RINGS, holes):
         _cut_hole(hard, placed[ring], hole)
-    source = cv2.remap(lit, maps, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    source = remap_bgra(lit, maps)
     cv2.copyTo(small, cv2.bitwise_not(hard), source)  # uncovered pixels: the frame's own (nothing to bleed in)
     # Feathered inside the covered area only (outside it the map means nothing; notches of the band's lower edge
     # can leave an uncovered node inside the blur's reach).
