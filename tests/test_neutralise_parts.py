@@ -114,6 +114,9 @@ def test_colour_warp_is_one_plain_remap(source):
     grey = image[..., 1].copy()  # the plain path, for images that are not BGR
     warp_region(grey, src, dst, triangles, step=5)
     assert np.array_equal(grey[y0:y1, x0:x1], plain[..., 1])
+    mirrored = np.ascontiguousarray(image[:, ::-1])[:, ::-1]  # the same pixels, in a view OpenCV cannot write into
+    warp_region(mirrored, src, dst, triangles, step=5)
+    assert np.array_equal(mirrored[y0:y1, x0:x1], plain)
 
 
 def _grid_one_node_at_a_time(src, dst, triangles, origin, shape, step):

@@ -177,6 +177,18 @@ def covered_map(
     return maps, covered
 
 
+def _bgr_rows(image: np.ndarray) -> bool:
+    """Whether ``image`` is 3-channel with its pixels packed along positive rows, as OpenCV can write into in place
+    (a mirrored or transposed view is not)."""
+    return (
+        image.ndim == 3
+        and image.shape[2] == 3
+        and image.strides[2] == 1
+        and image.strides[1] == 3
+        and image.strides[0] >= 3 * image.shape[1]
+    )
+
+
 def warp_region(
     image: np.ndarray,
     src: np.ndarray,
@@ -200,7 +212,7 @@ def warp_region(
     y1 = min(int(np.ceil(corners[:, 1].max())) + 1, height)
     if x1 - x0 < 2 or y1 - y0 < 2:
         return None
-    if image.ndim != 3 or image.shape[2] != 3:
+    if not _bgr_rows(image):
         maps = inverse_map(src, dst, active, (x0, y0, x1, y1), step)
         image[y0:y1, x0:x1] = cv2.remap(image, maps, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         return x0, y0, x1, y1
