@@ -219,8 +219,8 @@ def warp_region(
     # A colour image is remapped as BGRA (:func:`remap_bgra`). Only the part the map can sample is converted: the
     # region, the source triangles and one coarse cell around (the upsampled map mixes neighbouring nodes, never
     # reaching further). The map is built as seen from that part's corner (a separate pass over it took 0.14 ms);
-    # its float32 rounding moves a sample by 1/32 pixel here and there, so about 1 pixel in 2000 of the face comes
-    # out 1 level different.
+    # its float32 rounding moves a sample by 1/32 pixel here and there: on the shared clips at 1280x720, 6 to 48
+    # pixels of a frame's face come out one level (at most two) different.
     sources = src[active.ravel()]
     sx0 = max(min(x0, int(np.floor(sources[:, 0].min()))) - step - 2, 0)
     sy0 = max(min(y0, int(np.floor(sources[:, 1].min()))) - step - 2, 0)
