@@ -214,3 +214,15 @@ def settle(qtbot, seconds: float) -> None:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         qtbot.wait(20)
+
+
+def clipped_labels(widget) -> list[str]:
+    """The texts of the visible word-wrapped labels in ``widget`` that are too short for all their lines at their
+    width (a window keeps the size it opened with: a message that grows later is squeezed, not shown)."""
+    from PySide6.QtWidgets import QLabel
+
+    return [
+        label.text()
+        for label in widget.findChildren(QLabel)
+        if label.isVisible() and label.wordWrap() and label.height() < label.heightForWidth(label.width())
+    ]

@@ -7,7 +7,7 @@ import cv2
 from PySide6.QtCore import Qt
 
 from .conftest import MEDIA
-from .gui_harness import Recorder, make_settings, make_window, start_window, wait_for_face
+from .gui_harness import Recorder, clipped_labels, make_settings, make_window, start_window, wait_for_face
 from .helpers import read_frames
 
 # d3's longest relaxed stretch (frames 179-214: every expression score <= 0.35, the neutraliser's calibration
@@ -49,6 +49,7 @@ def test_calibration_completes_and_changes_the_reference(qtbot, tmp_path):
     assert "Relax your face and look at the camera" in dialog.guidance.text()
     assert dialog.phase == "countdown" and dialog.countdown_label.text() == "1"
     assert not dialog.redo_button.isEnabled() and not dialog.clear_button.isEnabled()
+    assert clipped_labels(dialog) == []
     qtbot.waitUntil(lambda: dialog.phase == "capturing", timeout=5000)
     assert session.reference_source == "auto"
     auto_reference = session.reference()  # the automatic estimate in use so far
@@ -64,6 +65,7 @@ def test_calibration_completes_and_changes_the_reference(qtbot, tmp_path):
     assert not dialog.reference_view.pixmap().isNull()
     assert "calibrated" in window.filter_controls.reference_label.text()
     assert dialog.redo_button.isEnabled() and dialog.clear_button.isEnabled()
+    assert clipped_labels(dialog) == []
 
     # Everything sent meanwhile came out of the engine's filter path or its obscuring fallback, never the camera.
     recorder.check_sent_since(mark)
@@ -80,6 +82,7 @@ def test_calibration_completes_and_changes_the_reference(qtbot, tmp_path):
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     assert saved.is_file() and session.has_saved_reference, dialog.guidance.text()
     assert str(saved) in dialog.guidance.text() and not dialog.save_button.isEnabled()
+    qtbot.waitUntil(lambda: not clipped_labels(dialog), timeout=2000)  # the saved file's path, in full
     qtbot.mouseClick(dialog.done_button, Qt.MouseButton.LeftButton)
     assert not dialog.isVisible()
     # New options build a new neutraliser in the engine, now with the saved face among its options; the face

@@ -8,7 +8,7 @@ import time
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
 
-from .gui_harness import Recorder, make_settings, make_window, settle, start_window, wait_for_face
+from .gui_harness import Recorder, clipped_labels, make_settings, make_window, settle, start_window, wait_for_face
 from .test_gui_window import classified_after, start_sending
 
 
@@ -80,6 +80,7 @@ def test_compare_view_shows_live_figures_and_the_call_keeps_the_main_filter(qtbo
             "%" in view.left.figures_panel.leakage_label.text() and "%" in view.right.figures_panel.leakage_label.text()
         )
         assert "Face kept 100%" in view.right.figures_panel.detail_label.text()
+        assert clipped_labels(view) == []
         assert view.left.preview.has_picture() and view.right.preview.frames_shown > 5
 
         # The GUI thread only paints: it never spends 50 ms at a stretch while both sides update.

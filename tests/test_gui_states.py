@@ -19,7 +19,7 @@ from app.sinks import VirtualCameraSink
 from app.sources.listing import list_cameras
 
 from .conftest import MODEL
-from .gui_harness import CLIP, Recorder, make_settings, make_window, start_window
+from .gui_harness import CLIP, Recorder, clipped_labels, make_settings, make_window, start_window
 from .helpers import read_frames
 from .test_session import fake_sysfs
 
@@ -37,6 +37,7 @@ def test_no_camera_shows_a_friendly_empty_state_and_picks_up_a_plugged_camera(qt
     assert not window.message_bar.isVisible()  # not an error
     assert window.camera_panel.camera_combo.currentText() == "No camera found"
     assert not window.camera_panel.camera_combo.isEnabled()
+    assert clipped_labels(window) == []
     fake_sysfs(sysfs, {2: "HD Pro Webcam C920"})
     window.camera_panel.poll_timer.setInterval(50)
     qtbot.waitUntil(lambda: window.camera_panel.camera_combo.findText("HD Pro Webcam C920") >= 0, timeout=3000)
@@ -73,6 +74,7 @@ def test_virtual_camera_failure_shows_the_fix_in_the_window(qtbot, tmp_path):
         and "&#x27;" not in panel.device_label.text()
         and panel.sending_label.text() == "Not sending"
     )
+    assert clipped_labels(window) == []
     window.close()
 
 
@@ -126,8 +128,12 @@ def test_offline_first_run_says_how_to_supply_the_file_and_can_be_cancelled(qtbo
     qtbot.waitUntil(dialog.retry_button.isVisible, timeout=20000)
     text = dialog.detail.text()
     assert "could not download" in text and str(tmp_path / "models" / MODEL.name) in text
-    assert "Choose model file" in text
+    assert "Choose model file" in text and "press Retry" in text
+    # The way out is readable: the dialog grew to the error's text (it opened sized for "Connecting…") and no
+    # label, the explanation above included, is squeezed into a clipped line or two.
+    qtbot.waitUntil(lambda: not clipped_labels(dialog), timeout=2000)
     assert not dialog.use_file(tmp_path / "nothing.task") and "not found" in dialog.detail.text()
+    qtbot.waitUntil(lambda: not clipped_labels(dialog), timeout=2000)
     assert dialog.use_file(MODEL) and dialog.result() == QDialog.DialogCode.Accepted
     assert dialog.model_path == MODEL
 

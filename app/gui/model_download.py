@@ -62,6 +62,8 @@ class ModelDownloadDialog(QDialog):
         layout.addWidget(self.progress)
         layout.addWidget(self.detail)
         layout.addWidget(self.buttons)
+        # Wide enough for the explanation in a few lines: a dialog sized to "Connecting…" would squeeze it.
+        self.setMinimumWidth(self.fontMetrics().averageCharWidth() * 64)
         self.cancel_button.clicked.connect(self.cancel)
         self.retry_button.clicked.connect(self.start)
         self.choose_button.clicked.connect(self.choose_file)
@@ -92,6 +94,12 @@ class ModelDownloadDialog(QDialog):
             return
         self._finished.emit(path)
 
+    def _say(self, text: str) -> None:
+        """Show ``text`` under the progress bar and grow the dialog to it: the offline message is several lines
+        (where to put the file), and a dialog keeps the size it opened with, clipping every label to fit."""
+        self.detail.setText(text)
+        self.adjustSize()
+
     def _show_progress(self, done: int, total: int) -> None:
         total = total or MODEL_SIZE
         self.progress.setValue(min(100, round(100 * done / total)))
@@ -106,9 +114,11 @@ class ModelDownloadDialog(QDialog):
         if self._cancel.is_set():
             return  # cancel() already closed the dialog
         self.error = str(outcome)
-        self.detail.setText(
-            f"{self.error}\n\nWithout a network connection: copy face_landmarker.task to "
-            f"{cached_model_path(self.cache_dir)}, or press “Choose model file…”."
+        # The error's own fix speaks to the command line (--model, DEADPAN_MODEL); here the buttons are the way out.
+        problem = outcome.problem if isinstance(outcome, ModelError) else self.error
+        self._say(
+            f"{problem}.\n\nCheck the network connection and press Retry. Without one: copy face_landmarker.task "
+            f"(from the address above) to {cached_model_path(self.cache_dir)}, or press “Choose model file…”."
         )
         self.retry_button.show()
 
@@ -125,7 +135,7 @@ class ModelDownloadDialog(QDialog):
         try:
             check_model_bundle(path)
         except ModelError as exc:
-            self.detail.setText(str(exc))
+            self._say(str(exc))
             return False
         self._cancel.set()  # a download still running is abandoned
         self.model_path = Path(path)
