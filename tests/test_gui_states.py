@@ -37,6 +37,7 @@ def test_no_camera_shows_a_friendly_empty_state_and_picks_up_a_plugged_camera(qt
     assert not window.message_bar.isVisible()  # not an error
     assert window.camera_panel.camera_combo.currentText() == "No camera found"
     assert not window.camera_panel.camera_combo.isEnabled()
+    assert window.status_bar.status_label.text() == "No camera"  # the status bar agrees (it said "Starting…")
     assert clipped_labels(window) == []
     fake_sysfs(sysfs, {2: "HD Pro Webcam C920"})
     window.camera_panel.poll_timer.setInterval(50)
@@ -51,6 +52,7 @@ def test_a_remembered_camera_that_is_gone_is_a_calm_message_in_the_preview(qtbot
     assert session.source_state.state == "failed" and not session.running
     qtbot.waitUntil(lambda: "Could not open" in window.preview.empty_text, timeout=5000)
     assert "Could not open /dev/video97" in window.preview.empty_text and "Video file" in window.preview.empty_text
+    assert window.status_bar.status_label.text().startswith("No camera — Could not open /dev/video97")
     assert session.set_source(str(make_settings().camera))  # the way out works
     qtbot.waitUntil(window.preview.has_picture, timeout=15000)
     window.close()

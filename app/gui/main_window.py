@@ -287,8 +287,10 @@ class MainWindow(QMainWindow):
         self.camera_panel.refresh()
         if state.state == "none":
             self.preview.clear(NO_CAMERA_TEXT)
+            self.status_bar.show_no_source()
         elif state.state == "failed" and not self.session.running:
             self.preview.clear(f"{state.message}\n\nChoose another camera, or press “Video file…”.")
+            self.status_bar.show_no_source(state.message)
 
     def _refresh_reference_text(self) -> None:
         # Before the engine has built the neutraliser, a saved face is what it will start with.

@@ -54,6 +54,12 @@ class StatsStatusBar(QStatusBar):
         self.status_label.setText(status_text(status))
         self.faces_label.setText(f"Faces: {status.faces}")
 
+    def show_no_source(self, message: str = "") -> None:
+        """Nothing runs (no camera, or it would not open): say so, not the start-up text the bar opened with."""
+        text = STATE_TEXT["no_source"]
+        self.status_label.setText(f"{text} — {message}" if message else text)
+        self.faces_label.clear()
+
     def show_stats(self, stats) -> None:
         self.stats_label.setText(
             f"{stats.fps:.0f} fps · {stats.latency_p50_ms:.0f} ms (p95 {stats.latency_p95_ms:.0f}) · "
