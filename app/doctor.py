@@ -240,14 +240,17 @@ def run_checks(
     libraries: Mapping[str, str] | None = None,
     platform: str = sys.platform,
     saved_reference: bool = True,
+    cameras: bool = True,
 ) -> list[Finding]:
     """Every check, in the order a user fixes things. Never raises for a problem: each one is a Finding.
     The keyword arguments exist so tests can point the checks at fake system trees; ``saved_reference=False``
-    leaves out the saved neutral face (the app asks when the virtual camera fails, which that file has no part in)."""
+    leaves out the saved neutral face and ``cameras=False`` the webcams (the app asks when the virtual camera fails,
+    which neither has a part in: it may be running on a video file)."""
     linux = platform.startswith("linux")
     sys_root, dev_root = Path(sys_root), Path(dev_root)
     findings = check_model(model, download=download, progress=progress)
-    findings += check_cameras(sys_root / "class" / "video4linux" if linux else None, dev_root)
+    if cameras:
+        findings += check_cameras(sys_root / "class" / "video4linux" if linux else None, dev_root)
     findings += check_virtual_cameras(backends)
     if linux:
         modules = Path(modules_root) if modules_root is not None else Path("/lib/modules") / platform_module.release()

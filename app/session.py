@@ -476,7 +476,7 @@ class Session:
                 return list(self._doctor())
             from app.doctor import run_checks
 
-            return run_checks(str(self.model_path), saved_reference=False)
+            return run_checks(str(self.model_path), saved_reference=False, cameras=False)
         except Exception as exc:
             return [Finding("doctor", False, f"the checks themselves failed: {_one_line(exc)}")]
 
