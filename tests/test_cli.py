@@ -223,6 +223,22 @@ def test_process_stops_on_ctrl_c_and_leaves_nothing_behind(tmp_path):
     assert list(tmp_path.iterdir()) == []  # no output, no partial file
 
 
+@pytest.mark.parametrize("command", ["process", "run"])
+def test_an_output_name_opencv_cannot_write_fails_with_the_reason_and_writes_nothing(tmp_path, capsys, command):
+    # The encoder refuses an unknown container when it is opened at the first frame; the job must fail there, not
+    # go on to say it wrote a file that does not exist.
+    out = tmp_path / "out.xyz"
+    args = (
+        ["process", str(D0), "-o", str(out)]
+        if command == "process"
+        else ["run", "--input", str(D0), "--output", str(out)]
+    )
+    assert cli.main([*args, "--no-progress"] if command == "process" else args) == 1
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("deadpan: error: cannot write") and "out.xyz" in last and "wrote" not in last
+    assert list(tmp_path.iterdir()) == []
+
+
 class BrokenDriver:
     """A virtual-camera driver that is installed but cannot open (what a missing kernel module looks like)."""
 

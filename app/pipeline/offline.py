@@ -252,7 +252,11 @@ class _StrictSink(Sink):
         self.error: BaseException | None = None
 
     def start(self, width: int, height: int, fps: float) -> _StrictSink:
-        self.sink.start(width, height, fps)
+        try:
+            self.sink.start(width, height, fps)
+        except BaseException as exc:  # the pipeline retries live outputs that fail to open; a job ends here
+            self.error = exc
+            raise
         return self
 
     def write(self, frame_bgr: np.ndarray) -> None:
