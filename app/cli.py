@@ -160,7 +160,7 @@ def open_live_source(args: argparse.Namespace):
 
 
 def open_live_output(args: argparse.Namespace):
-    from app.sinks import VideoFileSink, VirtualCameraSink
+    from app.sinks import VideoFileSink, VirtualCameraSink, video_name_problem
 
     if args.output == "vcam":
         from pyvirtualcam.camera import BACKENDS as REGISTERED_BACKENDS
@@ -170,6 +170,9 @@ def open_live_output(args: argparse.Namespace):
             raise OptionError(f"unknown virtual camera backend {args.backend!r}; choose one of: {', '.join(known)}")
         return VirtualCameraSink(backend=args.backend, device=args.device)
     path = writable_output(args.output)  # raises ArgumentTypeError with a one-line reason
+    problem = video_name_problem(path)
+    if problem:  # said now, not after the camera and the model have been opened
+        raise OptionError(problem)
     return VideoFileSink(path)
 
 
@@ -280,12 +283,15 @@ def configure_process(parser: argparse.ArgumentParser) -> None:
 
 def run_process(args: argparse.Namespace) -> int:
     from app.pipeline.offline import is_image_path, process_image, process_video
+    from app.sinks import video_name_problem
 
     if args.output.resolve() == args.input.resolve():
         return fail("the output would overwrite the input; choose another name")
     if is_image_path(args.input) != is_image_path(args.output):
         kind = "an image" if is_image_path(args.input) else "a video"
         return fail(f"the input is {kind}: give an output name of the same kind (e.g. .png or .mp4)")
+    if not is_image_path(args.output) and video_name_problem(args.output):
+        return fail(video_name_problem(args.output))
     try:
         settings = pipeline_settings(args)
     except (OptionError, ValueError) as exc:

@@ -11,6 +11,7 @@ import pytest
 from app.pipeline import PipelineSettings
 from app.pipeline.failsafe import obscure_frame
 from app.pipeline.offline import process_video
+from app.sinks import SinkError
 
 from .conftest import CLIPS, MODEL
 from .helpers import read_frames, tracked_clip
@@ -54,4 +55,12 @@ def test_cancelling_leaves_nothing_behind(tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         process_video(D0, tmp_path / "out.mp4", PipelineSettings(), model_path=MODEL, progress=progress, cancel=cancel)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_output_that_cannot_open_ends_the_job_and_leaves_nothing_behind(tmp_path):
+    # Live outputs that fail to open are retried while the pipeline runs; a job must stop at once instead of
+    # going on to report frames it never wrote (the CLI then said "wrote out.gif" with no such file).
+    with pytest.raises(SinkError, match="cannot write a video to out.gif"):
+        process_video(D0, tmp_path / "out.gif", PipelineSettings(), model_path=MODEL)
     assert list(tmp_path.iterdir()) == []

@@ -6,10 +6,11 @@ from pathlib import Path
 
 from app.sinks.base import Sink, SinkError
 from app.sinks.null import NullSink
-from app.sinks.video_file import IMAGE_SUFFIXES, ImageFileSink, VideoFileSink
+from app.sinks.video_file import IMAGE_SUFFIXES, VIDEO_SUFFIXES, ImageFileSink, VideoFileSink, video_name_problem
 from app.sinks.virtual_camera import VIRTUAL_CAMERA_NAME, VirtualCameraSink, backend_fix, platform_backends
 
 __all__ = [
+    "VIDEO_SUFFIXES",
     "VIRTUAL_CAMERA_NAME",
     "ImageFileSink",
     "NullSink",
@@ -20,6 +21,7 @@ __all__ = [
     "backend_fix",
     "open_sink",
     "platform_backends",
+    "video_name_problem",
 ]
 
 

@@ -12,6 +12,17 @@ import numpy as np
 from app.sinks.base import Sink, SinkError
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
+# Containers that take the mp4v codec and read back every frame written (checked with OpenCV's FFmpeg). Others
+# fail to open (.webm, .flv), or worse, open and lose frames: for .gif OpenCV falls back to its image writer,
+# which keeps one picture of the whole video.
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".m4v", ".avi")
+
+
+def video_name_problem(path: str | Path) -> str | None:
+    """Why ``path`` cannot be a video output (one line), or None."""
+    if Path(path).suffix.lower() in VIDEO_SUFFIXES:
+        return None
+    return f"cannot write a video to {Path(path).name}: give a name ending in {', '.join(VIDEO_SUFFIXES)}"
 
 
 def _partial_path(path: Path) -> Path:
@@ -45,6 +56,9 @@ class VideoFileSink(Sink):
             self.discard()
         if not self.path.parent.is_dir():
             raise SinkError(f"cannot write {self.path}: the folder {self.path.parent} does not exist")
+        problem = video_name_problem(self.path)
+        if problem:
+            raise SinkError(problem)
         partial = _partial_path(self.path)
         writer = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*self.fourcc), float(fps), (width, height))
         if not writer.isOpened():
