@@ -329,11 +329,25 @@ def run_process(args: argparse.Namespace) -> int:
         temporary = args.stats.with_name(f".{args.stats.name}.partial")
         temporary.write_text(json.dumps(report.as_dict(), indent=2))
         temporary.replace(args.stats)
-    print(
-        f"deadpan: wrote {args.output} ({report.frames} frames, {report.width}x{report.height}, {report.fps:.1f} fps)",
-        file=sys.stderr,
-    )
+    print(f"deadpan: wrote {args.output} ({_outcome(report, args.on_face_lost)})", file=sys.stderr)
     return 0
+
+
+# What the output shows where no face was usable (what --on-face-lost chose; "hold" obscures until a good frame).
+_FALLBACK_WORDS = {"obscure": "obscured whole", "hold": "the last good frame, else obscured", "card": "a card"}
+
+
+def _outcome(report, on_face_lost: str) -> str:
+    """Size and frame count, and how many frames had no usable face (so fell back): a tester reading "wrote"
+    should not have to open the file to learn that the face was never found."""
+    size = f"{report.width}x{report.height}"
+    missed = report.frames - report.states.get("face_found", 0)
+    if report.frames == 1:
+        still = "a card" if on_face_lost == "card" else "obscured whole"  # a still has no good frame to hold
+        return f"{size}; no face found: the picture is {still}" if missed else size
+    text = f"{report.frames} frames, {size}, {report.fps:.1f} fps"
+    fallback = _FALLBACK_WORDS.get(on_face_lost, on_face_lost)
+    return f"{text}; {missed} of them without a usable face: {fallback}" if missed else text
 
 
 # ---------------------------------------------------------------------------------------------- doctor

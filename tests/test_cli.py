@@ -34,7 +34,8 @@ def test_process_a_clip_keeps_size_and_frame_count_covers_the_face_and_leaves_th
     out, stats = tmp_path / "out.mp4", tmp_path / "stats.json"
     assert cli.main(["process", str(D0), "-o", str(out), "--stats", str(stats), "--model", str(MODEL)]) == 0
     err = capsys.readouterr().err
-    assert "78/78" in err and f"wrote {out}" in err  # the progress bar reached the end
+    assert "78/78" in err and f"wrote {out} (78 frames, 512x512," in err  # the progress bar reached the end
+    assert "without a usable face" not in err  # the face was found in every frame
     frames, faces = tracked_clip(D0)
     written = read_frames(out)
     assert len(written) == len(frames) == 78
@@ -53,13 +54,17 @@ def test_process_a_clip_keeps_size_and_frame_count_covers_the_face_and_leaves_th
     assert not [p for p in tmp_path.iterdir() if "partial" in p.name]
 
 
-def test_process_an_image_and_one_without_a_face(tmp_path):
+def test_process_an_image_and_one_without_a_face(tmp_path, capsys):
     frames, faces = tracked_clip(D0)
     photo, faceless = tmp_path / "photo.png", tmp_path / "faceless.png"
     cv2.imwrite(str(photo), frames[40])
     cv2.imwrite(str(faceless), paint_over_face(frames[40], faces[40][0]))
+    said = {}
     for name in ("photo", "faceless"):
         assert cli.main(["process", str(tmp_path / f"{name}.png"), "-o", str(tmp_path / f"{name}-out.png")]) == 0
+        said[name] = capsys.readouterr().err.strip().splitlines()[-1]
+    assert said["photo"].endswith("photo-out.png (512x512)")  # no frame count or fps for a still
+    assert said["faceless"].endswith("faceless-out.png (512x512; no face found: the picture is obscured whole)")
     out = cv2.imread(str(tmp_path / "photo-out.png"))
     assert out.shape == frames[40].shape
     assert face_hidden(out, frames[40], faces[40][0])
@@ -68,6 +73,21 @@ def test_process_an_image_and_one_without_a_face(tmp_path):
     # No face found in a still: fail closed, the whole picture obscured.
     painted = cv2.imread(str(faceless))
     assert np.array_equal(cv2.imread(str(tmp_path / "faceless-out.png")), obscure_frame(painted))
+
+
+def test_process_says_how_many_frames_had_no_face_and_what_they_show(tmp_path, capsys):
+    frames, faces = tracked_clip(D0)
+    clip = tmp_path / "gap.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, frames[0].shape[1::-1])
+    for i, frame in enumerate(frames[:30]):
+        writer.write(paint_over_face(frame, faces[i][0]) if 10 <= i < 20 else frame)
+    writer.release()
+    out, stats = tmp_path / "out.mp4", tmp_path / "stats.json"
+    assert cli.main(["process", str(clip), "-o", str(out), "--stats", str(stats), "--on-face-lost", "card"]) == 0
+    missed = 30 - json.loads(stats.read_text())["states"].get("face_found", 0)
+    assert missed >= 10
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.endswith(f"; {missed} of them without a usable face: a card)") and "(30 frames, 512x512," in last
 
 
 def exit_status(args: list[str]) -> int:
