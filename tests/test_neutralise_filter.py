@@ -3,6 +3,7 @@ fresh IMAGE-mode landmarker (``app.lab.metrics``), never by the tracker the filt
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -332,3 +333,23 @@ def test_the_neutralised_face_looks_where_the_person_looks():
     correlation, difference = gaze_kept(faces_in, faces_out)
     assert correlation >= 0.85
     assert difference <= 0.035
+
+
+def test_a_reference_without_textures_borrows_the_ones_learned_as_it_runs(smile_clip):
+    # A calibration (or photo) taken with the lips apart holds no closed-mouth picture, and an older saved file no
+    # brow band. The person's own shape still leads; the pictures come from the automatic estimate, which keeps
+    # learning: before, such a reference covered teeth with the lips' colour, and the brows not at all, for good.
+    frames, faces, _, _ = smile_clip
+    full = reference_from_image(frames[0], faces[0][0])
+    bare = dataclasses.replace(full, mouth_image=None, mouth_points=None, upper_image=None, upper_points=None)
+    bare = dataclasses.replace(bare, upper_scores=None)
+    filt = NeutraliseFilter(reference=bare)
+    mouth_notices, band_used = 0, []
+    for frame, found in zip(frames, faces):
+        filt.apply(frame.copy(), found)
+        learned = filt._states[0].auto.reference
+        mouth_notices += "learning your neutral mouth" in filt.notice and learned.mouth_image is not None
+        band_used.append(filt._states[0].band_alpha > 0.01)
+    assert filt.reference(0) is bare  # what is saved or shown as the reference is still the user's own
+    assert mouth_notices == 0  # once a closed mouth was seen, it is pasted over teeth, not the lips' colour
+    assert any(band_used)

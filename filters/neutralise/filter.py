@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -40,6 +41,25 @@ class _FaceState:
         self.smoothed: np.ndarray | None = None
         self.shape_cache: tuple[object, np.ndarray, np.ndarray, np.ndarray | None] | None = None
         self.band_alpha = 0.0
+        # (the reference, the borrowed mouth, the borrowed band) -> the combined reference. The parts are held, not
+        # their ids: a freed reference's id can come back on the next calibration's.
+        self._borrowed: tuple[tuple[object, ...], NeutralReference] | None = None
+
+    def with_learned_textures(self, reference: NeutralReference, learned: NeutralReference) -> NeutralReference:
+        """``reference`` with the pictures it lacks taken from ``learned`` (the automatic estimate): a calibration
+        with the lips apart holds no closed mouth, an older saved file no brow band. Its shape still leads; each
+        picture carries its own landmark positions, so it fits any shape. Built again only when a part changes."""
+        mouth = learned.mouth_image if reference.mouth_image is None else None
+        band = learned.upper_image if reference.upper_image is None else None
+        if mouth is None and band is None:
+            return reference
+        parts = (reference, mouth, band)
+        if self._borrowed is None or any(a is not b for a, b in zip(self._borrowed[0], parts)):
+            fields = {"mouth_image": mouth, "mouth_points": learned.mouth_points} if mouth is not None else {}
+            if band is not None:
+                fields |= {k: getattr(learned, k) for k in ("upper_image", "upper_points", "upper_scores")}
+            self._borrowed = (parts, dataclasses.replace(reference, **fields))
+        return self._borrowed[1]
 
 
 @register_filter
@@ -165,7 +185,7 @@ class NeutraliseFilter(Filter):
             if self.strength <= 0.0:
                 continue
             reference = self._explicit.get(face.face_id, auto_ref)
-            self._neutralise(frame, face, state, reference)
+            self._neutralise(frame, face, state, state.with_learned_textures(reference, auto_ref))
         for face_id in [fid for fid, s in self._states.items() if self._frame_count - s.last_seen > FORGET_AFTER]:
             del self._states[face_id]
         return frame
@@ -177,7 +197,8 @@ class NeutraliseFilter(Filter):
         else:
             state.smoothed += REFERENCE_EASE * (target_shape - state.smoothed)
         # Weights depend on the face's proportions, not on its expression: computed once per reference source.
-        key = (id(self._explicit.get(face.face_id)), tuple(self.gains.values()))
+        # The explicit reference itself, not its id (held here, it cannot be freed and its id reused by the next).
+        key = (self._explicit.get(face.face_id), tuple(self.gains.values()))
         if state.shape_cache is None or state.shape_cache[0] != key:
             weights = landmark_weights(target_shape, self.gains, FALLOFF)
             state.shape_cache = (key, weights, jaw_participation(target_shape), jaw_motion(target_shape))
