@@ -16,10 +16,19 @@ from .helpers import read_frames
 RELAXED_CLIP, RELAXED_FRAMES = MEDIA / "liveportrait_d3.mp4", (179, 214)
 
 
+# d6's longest stretch that is calm by that criterion but has the lips apart (inner gap over 8% of the mouth's
+# width in every frame: no closed-mouth picture can be taken from it).
+PARTED_CLIP, PARTED_FRAMES = MEDIA / "liveportrait_d6.mp4", (269, 293)
+
+
 def relaxed_excerpt(tmp_path):
-    first, last = RELAXED_FRAMES
-    frames = read_frames(RELAXED_CLIP, max_frames=last)[first:]
-    path = tmp_path / "relaxed.mp4"
+    return excerpt(tmp_path, RELAXED_CLIP, RELAXED_FRAMES)
+
+
+def excerpt(tmp_path, clip, span):
+    first, last = span
+    frames = read_frames(clip, max_frames=last)[first:]
+    path = tmp_path / f"{clip.stem}_{first}_{last}.mp4"
     height, width = frames[0].shape[:2]
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30, (width, height))
     for frame in frames:
@@ -113,4 +122,24 @@ def test_calibration_completes_and_changes_the_reference(qtbot, tmp_path):
     assert not saved.exists() and not session.has_saved_reference
     qtbot.waitUntil(lambda: session.reference_source == "auto", timeout=5000)
     assert "automatic" in window.filter_controls.reference_label.text()
+    window.close()
+
+
+def test_a_calibration_with_the_lips_apart_keeps_the_shape_and_says_what_is_missing(qtbot, tmp_path):
+    camera = excerpt(tmp_path, PARTED_CLIP, PARTED_FRAMES)
+    window, session, _store = make_window(
+        tmp_path / "s.json", make_settings(camera=str(camera)), calibration_countdown_s=0.3, calibration_capture_s=2.0
+    )
+    session.settings.filter_name = "neutralise"
+    start_window(qtbot, window, session)
+    wait_for_face(qtbot, session)
+    window.open_calibration()
+    dialog = window.calibration_dialog
+    qtbot.waitUntil(lambda: dialog.phase in ("done", "failed"), timeout=15000)
+    assert dialog.phase == "done", dialog.guidance.text()
+    assert session.reference_source == "calibrated" and session.reference_image() is None
+    # It said "No neutral face captured yet" under "Captured": now it says what was captured and what was not.
+    text = dialog.reference_view.text()
+    assert "shape is captured" in text and "lips were apart" in text and "Redo" in text
+    qtbot.waitUntil(lambda: not clipped_labels(dialog), timeout=2000)
     window.close()

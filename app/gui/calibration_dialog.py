@@ -46,6 +46,7 @@ class CalibrationDialog(QDialog):
         self.progress.setAccessibleName("Calibration progress")
         self.reference_view = QLabel()
         self.reference_view.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.reference_view.setWordWrap(True)  # the words shown when there is no picture run to three lines
         self.reference_view.setMinimumSize(160, 160)
         self.reference_view.setAccessibleName("Captured neutral face")
         self.redo_button = QPushButton("&Redo")
@@ -161,9 +162,15 @@ class CalibrationDialog(QDialog):
 
     def _show_reference(self) -> None:
         image = self.session.reference_image()
-        if image is None or self.session.reference_source == "auto":
+        if image is None or self.session.reference_source in ("auto", None):
             self.reference_view.setPixmap(QPixmap())
-            self.reference_view.setText("No neutral face captured yet: the automatic reference is in use.")
+            self.reference_view.setText(
+                "No neutral face captured yet: the automatic reference is in use."
+                if self.session.reference_source in ("auto", None)
+                else "Your face's shape is captured, but your lips were apart, so there is no picture of your "
+                "closed mouth: one is taken from a calm moment with your lips together (or press Redo with "
+                "your lips closed)."
+            )
             return
         if self.session.reference_source == "saved":
             self.guidance.setText("Your saved neutral face is in use. Redo to capture it again, Clear to forget it.")
