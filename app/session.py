@@ -37,7 +37,7 @@ import numpy as np
 
 from app.doctor import Finding
 from app.events import EventEmitter
-from app.settings_store import REGIONS, AppSettings
+from app.settings_store import MAX_FACES, REGIONS, AppSettings
 from app.sinks.base import Sink
 
 NEUTRALISE = "neutralise"
@@ -327,6 +327,7 @@ class Session:
             strength=s.strength_for(s.filter_name),
             filter_options=self.filter_options(s.filter_name),
             panic=self.panic,
+            max_faces=s.max_faces,
         )
 
     def filter_options(self, name: str) -> dict[str, Any]:
@@ -396,6 +397,15 @@ class Session:
             return
         # The engine builds a new neutraliser with these options; it carries the calibrated face over.
         self._update_pipeline(filter_options=self.filter_options(NEUTRALISE))
+
+    def set_max_faces(self, count: int) -> None:
+        """How many faces are filtered; with more in view the call gets a fully obscured frame (the tracker is
+        rebuilt to look for one more than this)."""
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_FACES:
+            raise ValueError(f"faces must be a whole number from 1 to {MAX_FACES}, got {count!r}")
+        if count != self.settings.max_faces:
+            self._change("max_faces", count)
+            self._update_pipeline(max_faces=count)
 
     def set_mirror(self, mirror: bool) -> None:
         """Mirror the local preview only; the call always gets the unmirrored image."""

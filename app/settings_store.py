@@ -25,6 +25,7 @@ SETTINGS_FILE = "settings.json"
 REGIONS = ("brows", "eyes", "mouth")
 RESOLUTIONS = ((640, 480), (960, 540), (1280, 720), (1920, 1080))
 FRAME_RATES = (15, 24, 25, 30, 60)
+MAX_FACES = 4  # the window offers 1 to 4 (the command line takes any number)
 SCHEMA_VERSION = 1
 
 
@@ -47,6 +48,7 @@ class AppSettings:
     split: float = 0.5  # before/after divider position, 0..1 from the left
     window_geometry: str = ""  # Qt's saveGeometry() as base64; opaque here
     virtual_camera: bool = False  # start the virtual camera with the app
+    max_faces: int = 1  # faces filtered; with more in view the call gets a fully obscured frame
 
     def strength_for(self, filter_name: str) -> float:
         return self.strengths.get(filter_name, 1.0)
@@ -137,6 +139,7 @@ _VALIDATORS: dict[str, Callable[[Any], Any]] = {
     "split": _as_unit,
     "window_geometry": _as_geometry,
     "virtual_camera": _as_bool,
+    "max_faces": _as_int_range(1, MAX_FACES),
 }
 assert set(_VALIDATORS) == {f.name for f in dataclasses.fields(AppSettings)}
 

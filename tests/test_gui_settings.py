@@ -25,6 +25,8 @@ def test_settings_survive_a_restart(qtbot, tmp_path):
     controls.region_checks["eyes"].setChecked(False)
     controls.keep_speech.setChecked(True)
     controls.keep_blinks.setChecked(False)
+    controls.faces_spin.setValue(2)
+    assert session.pipeline_settings().max_faces == 2
     camera.resolution_combo.setCurrentIndex(camera.resolution_combo.findData("640x480"))
     camera.resolution_combo.activated.emit(camera.resolution_combo.currentIndex())
     camera.fps_combo.setCurrentIndex(camera.fps_combo.findData(15))
@@ -50,6 +52,7 @@ def test_settings_survive_a_restart(qtbot, tmp_path):
     assert c2.strength_value.text() == "70%"
     assert not c2.region_checks["eyes"].isChecked() and c2.region_checks["mouth"].isChecked()
     assert c2.keep_speech.isChecked() and not c2.keep_blinks.isChecked()
+    assert s.max_faces == 2 and c2.faces_spin.value() == 2
     assert again.camera_panel.resolution_combo.currentData() == "640x480"
     assert again.camera_panel.fps_combo.currentData() == 15
     assert again.camera_panel.mirror_check.isChecked() and again.preview.mirror

@@ -19,7 +19,7 @@ from app.sinks import VirtualCameraSink
 from app.sources.listing import list_cameras
 
 from .conftest import MODEL
-from .gui_harness import CLIP, Recorder, clipped_labels, make_settings, make_window, start_window
+from .gui_harness import CLIP, FACE_REGION, Recorder, clipped_labels, make_settings, make_window, start_window
 from .helpers import read_frames
 from .test_session import fake_sysfs
 
@@ -168,3 +168,59 @@ def test_face_lost_is_said_in_the_window_and_the_call_gets_an_obscured_frame(qtb
     recorder.wait_sent(qtbot, 10)
     window.close()
     assert recorder.leaks() == []
+
+
+def test_two_people_sharing_the_camera_are_obscured_until_faces_is_raised_then_each_is_filtered(qtbot, tmp_path):
+    # The same person twice, side by side: two faces in view with the window set (by default) to filter one.
+    frames = read_frames(CLIP, max_frames=50)
+    path = tmp_path / "two.mp4"
+    writer = cv2.VideoWriter(
+        str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (2 * frames[0].shape[1], frames[0].shape[0])
+    )
+    for frame in frames:
+        writer.write(np.ascontiguousarray(np.concatenate([frame, frame[:, ::-1]], axis=1)))
+    writer.release()
+    window, session, _store = make_window(tmp_path / "s.json", make_settings(camera=str(path), virtual_camera=True))
+    recorder = Recorder(session)
+    start_window(qtbot, window, session)
+    status, spin = window.status_bar, window.filter_controls.faces_spin
+    assert spin.value() == 1 and spin.maximum() == 4
+    qtbot.waitUntil(lambda: "raise Faces under Filter" in status.status_label.text(), timeout=15000)  # the way out
+    assert status.status_label.text().startswith("2 or more faces in view, filtering is set for 1")
+    spin.setValue(2)
+    qtbot.waitUntil(lambda: status.status_label.text() == "2 faces found", timeout=15000)
+    assert session.settings.max_faces == 2
+    recorder.wait_sent(qtbot, 10)
+    recorder.check_sent_since(0)  # obscured whole while a face had no filter, filtered after: never raw
+    assert recorder.leaks() == []
+    sent_key, sent = recorder.sent_full[-1]
+    raw = recorder.processed_for(sent_key).raw
+    width = raw.shape[1] // 2
+    for half in (slice(0, width), slice(width, 2 * width)):  # each person's face is blurred, not just one
+        x0, y0, x1, y1 = (round(v * n) for v, n in zip(FACE_REGION, (width, raw.shape[0]) * 2))
+        diff = np.abs(sent[:, half][y0:y1, x0:x1].astype(int) - raw[:, half][y0:y1, x0:x1].astype(int)).mean()
+        assert diff > 6, diff
+    window.close()
+
+
+def test_a_long_status_never_widens_the_window_and_is_readable_in_full(qtbot, tmp_path):
+    from app.pipeline.frames import Status
+
+    window, session, _store = make_window(tmp_path / "s.json", make_settings())
+    start_window(qtbot, window, session)
+    window.resize(1000, 700)
+    qtbot.waitUntil(lambda: window.width() == 1000)
+    session.close()  # no frames now: the statuses below stay as shown
+    qtbot.wait(100)
+    message = "2 or more faces in view, filtering is set for 1: sending obscured frame"
+    window.status_bar.show_status(Status("extra_face", message, 2))
+    qtbot.wait(100)
+    label = window.status_bar.status_label
+    # The window kept its size (a status line as long as this one pushed it past the screen's edge), and the
+    # whole text is there for the tooltip; it says where the way out is and repeats nothing.
+    assert window.width() == 1000 and label.toolTip() == label.text()
+    assert label.text().count("obscured frame") == 1 and "raise Faces under Filter" in label.text()
+    window.status_bar.show_status(Status("error", "x" * 400))
+    qtbot.wait(100)
+    assert window.width() == 1000
+    window.close()

@@ -31,6 +31,7 @@ def test_round_trip_keeps_every_value(tmp_path):
         split=0.3,
         window_geometry="AdnQywADAAA=",
         virtual_camera=True,
+        max_faces=3,
     )
     store.save(settings)
     again = SettingsStore(store.path).load()
@@ -100,6 +101,7 @@ def test_each_invalid_value_falls_back_alone_and_is_named(tmp_path):
         "split": -0.1,
         "window_geometry": 12,
         "virtual_camera": 1,
+        "max_faces": 9,
         "from_a_newer_version": True,
     }
     path.write_text(json.dumps(data))
@@ -107,7 +109,17 @@ def test_each_invalid_value_falls_back_alone_and_is_named(tmp_path):
     settings = store.load()
     defaults = AppSettings()
     assert settings.height == 480 and settings.filter_name == "blur" and settings.mirror is False
-    invalid = ("camera", "width", "fps", "strengths", "regions", "region_strength", "keep_speech", "split")
+    invalid = (
+        "camera",
+        "width",
+        "fps",
+        "strengths",
+        "regions",
+        "region_strength",
+        "keep_speech",
+        "split",
+        "max_faces",
+    )
     for name in (*invalid, "window_geometry"):
         assert getattr(settings, name) == getattr(defaults, name), name
         assert name in store.message

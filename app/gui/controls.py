@@ -16,12 +16,13 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSlider,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from app.session import NEUTRALISE, Session
-from app.settings_store import REGIONS
+from app.settings_store import MAX_FACES, REGIONS
 from filters import filter_class, filter_names
 
 FILTER_LABELS = {
@@ -80,9 +81,18 @@ class FilterControls(QGroupBox):
         self.strength_slider, self.strength_value, strength_row = strength_controls("Strength")
         self.strength_slider.setToolTip("How strongly the filter acts (0% leaves the face as it is)")
 
+        self.faces_spin = QSpinBox()
+        self.faces_spin.setRange(1, MAX_FACES)
+        self.faces_spin.setAccessibleName("Faces to filter")
+        self.faces_spin.setToolTip(
+            "How many faces Deadpan filters (for people sharing the camera). With more faces in view than this, "
+            "the call gets a fully obscured picture."
+        )
+
         form = QFormLayout()
         form.addRow("&Filter", self.filter_combo)
         form.addRow("&Strength", strength_row)
+        form.addRow("F&aces", self.faces_spin)
         label = form.labelForField(strength_row)
         if isinstance(label, QLabel):
             label.setBuddy(self.strength_slider)
@@ -135,6 +145,7 @@ class FilterControls(QGroupBox):
         self.strength_slider.valueChanged.connect(self._strength_moved)
         self.keep_speech.toggled.connect(session.set_keep_speech)
         self.keep_blinks.toggled.connect(session.set_keep_blinks)
+        self.faces_spin.valueChanged.connect(session.set_max_faces)
 
     def refresh(self) -> None:
         """Show the session's current settings without echoing them back."""
@@ -144,6 +155,7 @@ class FilterControls(QGroupBox):
             self.strength_slider,
             self.keep_speech,
             self.keep_blinks,
+            self.faces_spin,
             *self.region_checks.values(),
             *self.region_sliders.values(),
         ]
@@ -156,6 +168,7 @@ class FilterControls(QGroupBox):
             self.region_sliders[region].setValue(round(s.region_strength[region] * 100))
         self.keep_speech.setChecked(s.keep_speech)
         self.keep_blinks.setChecked(s.keep_blinks)
+        self.faces_spin.setValue(s.max_faces)
         for widget, was in zip(widgets, blocked):
             widget.blockSignals(was)
         show_percent(self.strength_value, self.strength_slider.value())  # set above with signals blocked

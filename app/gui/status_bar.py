@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFontMetrics
+from PySide6.QtWidgets import QLabel, QSizePolicy, QStatusBar, QWidget
 
 STATE_TEXT = {
     "starting": "Starting: sending an obscured frame until your face is found",
@@ -24,17 +26,49 @@ def status_text(status) -> str:
     if status.state == "face_found" and status.faces != 1:
         text = f"{status.faces} faces found"
     message = (status.message or "").strip()
-    if status.state in ("error", "extra_face", "no_source", "stopped") or status.state not in STATE_TEXT:
+    if status.state == "extra_face" and message:
+        # The engine's words already say how many and what is sent; the window adds where the setting is.
+        return f"{message[:1].upper()}{message[1:]}. To filter them all, raise Faces under Filter."
+    if status.state in ("error", "no_source", "stopped") or status.state not in STATE_TEXT:
         detail = message  # the engine's words say what went wrong
     else:
         detail = message.partition(";")[2].strip()  # only what the engine appended (e.g. an output failing)
     return f"{text} — {detail}" if detail else text
 
 
+class ElidedLabel(QLabel):
+    """One line that takes the room it is given and ends in "…" when the text is longer; the whole text is the
+    tooltip. A plain label asks for its full text's width, and a long status (an engine error, a message naming
+    a file) widened the window past the screen's edge."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._full = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(80)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt API
+        self._full = text
+        self.setToolTip(text)
+        self._elide()
+
+    def text(self) -> str:
+        return self._full
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        shown = QFontMetrics(self.font()).elidedText(self._full, Qt.TextElideMode.ElideRight, max(self.width(), 1))
+        super().setText(shown)
+
+
 class StatsStatusBar(QStatusBar):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.status_label = QLabel("Starting…")
+        self.status_label = ElidedLabel("Starting…")
         self.status_label.setAccessibleName("Face status")
         self.faces_label = QLabel()
         self.faces_label.setAccessibleName("Face count")
