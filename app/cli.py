@@ -290,8 +290,9 @@ def run_process(args: argparse.Namespace) -> int:
     if is_image_path(args.input) != is_image_path(args.output):
         kind = "an image" if is_image_path(args.input) else "a video"
         return fail(f"the input is {kind}: give an output name of the same kind (e.g. .png or .mp4)")
-    if not is_image_path(args.output) and video_name_problem(args.output):
-        return fail(video_name_problem(args.output))
+    problem = None if is_image_path(args.output) else video_name_problem(args.output)
+    if problem:
+        return fail(problem)
     try:
         settings = pipeline_settings(args)
     except (OptionError, ValueError) as exc:

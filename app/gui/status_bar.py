@@ -51,6 +51,7 @@ class ElidedLabel(QLabel):
     def setText(self, text: str) -> None:  # noqa: N802 - Qt API
         self._full = text
         self.setToolTip(text)
+        self.setAccessibleDescription(text)  # a screen reader gets the whole line, not the cut one
         self._elide()
 
     def text(self) -> str:
