@@ -38,7 +38,7 @@ def test_no_camera_shows_a_friendly_empty_state_and_picks_up_a_plugged_camera(qt
     assert window.camera_panel.camera_combo.currentText() == "No camera found"
     assert not window.camera_panel.camera_combo.isEnabled()
     assert window.status_bar.status_label.text() == "No camera"  # the status bar agrees (it said "Starting…")
-    assert clipped_labels(window) == []
+    qtbot.waitUntil(lambda: not clipped_labels(window), timeout=2000)  # once the layout has settled
     fake_sysfs(sysfs, {2: "HD Pro Webcam C920"})
     window.camera_panel.poll_timer.setInterval(50)
     qtbot.waitUntil(lambda: window.camera_panel.camera_combo.findText("HD Pro Webcam C920") >= 0, timeout=3000)
@@ -78,7 +78,7 @@ def test_virtual_camera_failure_shows_the_fix_in_the_window(qtbot, tmp_path):
         and "&#x27;" not in panel.device_label.text()
         and panel.sending_label.text() == "Not sending"
     )
-    assert clipped_labels(window) == []
+    qtbot.waitUntil(lambda: not clipped_labels(window), timeout=2000)  # once the layout has settled
     window.close()
 
 
@@ -223,4 +223,16 @@ def test_a_long_status_never_widens_the_window_and_is_readable_in_full(qtbot, tm
     window.status_bar.show_status(Status("error", "x" * 400))
     qtbot.wait(100)
     assert window.width() == 1000
+    window.close()
+
+
+def test_a_first_start_fits_the_screen(qtbot, tmp_path):
+    # No saved size: the window opened at 1280x760 whatever the screen, so on a small laptop screen the controls
+    # and the status line were off its edges. The offscreen screen here is 800x600.
+    window, session, _store = make_window(tmp_path / "s.json", make_settings())
+    start_window(qtbot, window, session)
+    room = window.screen().availableGeometry()
+    assert room.width() < 1280  # the test means something only on a screen smaller than the old default
+    frame = window.frameGeometry()
+    assert frame.width() <= room.width() and frame.height() <= room.height(), (frame, room)
     window.close()

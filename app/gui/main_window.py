@@ -189,7 +189,9 @@ class MainWindow(QMainWindow):
     def _restore_geometry(self) -> None:
         saved = self.session.settings.window_geometry
         if not saved or not self.restoreGeometry(QByteArray.fromBase64(saved.encode("ascii"))):
-            self.resize(1280, 760)
+            # 1280x760, or less on a small screen (room left for the title bar and a panel).
+            room = self.screen().availableGeometry()
+            self.resize(min(1280, room.width() * 95 // 100), min(760, room.height() * 88 // 100))
 
     # ----- settings -----------------------------------------------------------------------------------------------
     def _schedule_save(self, name: str, value: object) -> None:
