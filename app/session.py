@@ -39,6 +39,7 @@ from app.doctor import Finding
 from app.events import EventEmitter
 from app.settings_store import MAX_FACES, REGIONS, AppSettings
 from app.sinks.base import Sink
+from app.sources.base import SourceError
 
 NEUTRALISE = "neutralise"
 
@@ -286,7 +287,8 @@ class Session:
             if release_first and self._source is not None:
                 with contextlib.suppress(Exception):  # back to the camera as it was
                     self._source.start()
-            message = f"Could not open {_display_name(spec)}: {_one_line(exc)}"
+            why = exc.problem if isinstance(exc, SourceError) else _one_line(exc)  # the window has its own ways out
+            message = f"Could not open {_display_name(spec)}: {why}"
             self._set_source_state(SourceState("failed", spec, message=message))
             self.events.message.emit(message)
             return False

@@ -53,6 +53,8 @@ def test_a_remembered_camera_that_is_gone_is_a_calm_message_in_the_preview(qtbot
     qtbot.waitUntil(lambda: "Could not open" in window.preview.empty_text, timeout=5000)
     assert "Could not open /dev/video97" in window.preview.empty_text and "Video file" in window.preview.empty_text
     assert window.status_bar.status_label.text().startswith("No camera — Could not open /dev/video97")
+    # The window's ways out are its own (another camera, "Video file…"), not the command line's.
+    assert "--input" not in window.preview.empty_text and "--input" not in window.status_bar.status_label.text()
     assert session.set_source(str(make_settings().camera))  # the way out works
     qtbot.waitUntil(window.preview.has_picture, timeout=15000)
     window.close()

@@ -40,8 +40,9 @@ def open_source(spec: str | int | Path, **options) -> Source:
         path = Path(text).expanduser()
         if not path.exists():
             raise SourceError(
-                f"no such camera or file: {text!r} (give a camera number such as 0, a /dev/videoN path, "
-                "or a video or image file; `deadpan doctor` lists cameras)"
+                f"no such camera or file: {text!r}",
+                "give a camera number such as 0, a /dev/videoN path, or a video or image file; `deadpan doctor` "
+                "lists cameras",
             )
         source_class = ImageSource if path.suffix.lower() in IMAGE_SUFFIXES else VideoFileSource
         target = path

@@ -27,7 +27,12 @@ class SourceInfo:
 
 
 class SourceError(RuntimeError):
-    """A source could not be opened or read; the message says what to do."""
+    """A source could not be opened or read; the message says what to do. ``problem`` is the message without
+    ``cli_hint``, the way out on the command line (the window offers its own: another camera, "Video file…")."""
+
+    def __init__(self, problem: str, cli_hint: str = "") -> None:
+        super().__init__(f"{problem} ({cli_hint})" if cli_hint else problem)
+        self.problem = problem
 
 
 class Source(ABC):

@@ -70,8 +70,8 @@ class CameraSource(Source):
         if not capture.isOpened():
             capture.release()
             raise SourceError(
-                f"cannot open camera {self.device}: it may be unplugged, in use by another app, or not permitted "
-                "(run `deadpan doctor` to list cameras, or use --input FILE)"
+                f"cannot open camera {self.device}: it may be unplugged, in use by another app, or not permitted",
+                "run `deadpan doctor` to list cameras, or use --input FILE",
             )
         width, height, fps = self._requested
         capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
