@@ -17,6 +17,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from PySide6.QtWidgets import QLabel
 
 from app.gui.main_window import MainWindow
 from app.session import Session
@@ -219,8 +220,6 @@ def settle(qtbot, seconds: float) -> None:
 def clipped_labels(widget) -> list[str]:
     """The texts of the visible word-wrapped labels in ``widget`` that are too short for all their lines at their
     width (a window keeps the size it opened with: a message that grows later is squeezed, not shown)."""
-    from PySide6.QtWidgets import QLabel
-
     return [
         label.text()
         for label in widget.findChildren(QLabel)

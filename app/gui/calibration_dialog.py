@@ -162,11 +162,12 @@ class CalibrationDialog(QDialog):
 
     def _show_reference(self) -> None:
         image = self.session.reference_image()
-        if image is None or self.session.reference_source in ("auto", None):
+        automatic = self.session.reference_source in ("auto", None)
+        if image is None or automatic:
             self.reference_view.setPixmap(QPixmap())
             self.reference_view.setText(
                 "No neutral face captured yet: the automatic reference is in use."
-                if self.session.reference_source in ("auto", None)
+                if automatic
                 else "Your face's shape is captured, but your lips were apart, so there is no picture of your "
                 "closed mouth: one is taken from a calm moment with your lips together (or press Redo with "
                 "your lips closed)."

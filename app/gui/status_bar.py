@@ -6,6 +6,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QLabel, QSizePolicy, QStatusBar, QWidget
 
+from app.pipeline.frames import Status
+
 STATE_TEXT = {
     "starting": "Starting: sending an obscured frame until your face is found",
     "face_found": "Face found",
@@ -90,9 +92,9 @@ class StatsStatusBar(QStatusBar):
         self.faces_label.setText(f"Faces: {status.faces}")
 
     def show_no_source(self, message: str = "") -> None:
-        """Nothing runs (no camera, or it would not open): say so, not the start-up text the bar opened with."""
-        text = STATE_TEXT["no_source"]
-        self.status_label.setText(f"{text} — {message}" if message else text)
+        """Nothing runs (no camera, or it would not open): say so, not the start-up text the bar opened with, in
+        the words the engine's own "no_source" status gets; no face count, as nothing is tracked."""
+        self.status_label.setText(status_text(Status("no_source", message)))
         self.faces_label.clear()
 
     def show_stats(self, stats) -> None:
