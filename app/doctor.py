@@ -212,15 +212,16 @@ def check_saved_reference() -> Finding:
     """The neutral face saved for next time: none (fine), readable, or damaged (the app then uses the automatic
     reference and says so; the fix is to forget it)."""
     from app.neutral_reference import load_saved_reference, saved_reference_path
+    from filters.neutralise import ReferenceFileError
 
     path = saved_reference_path()
     try:
         saved = load_saved_reference(path)
-    except ValueError as exc:
+    except ReferenceFileError as exc:
         return Finding(
             "saved neutral face",
             False,
-            f"{path} cannot be read ({exc})",
+            f"{path} cannot be read: {exc.reason}",
             "press Clear in the app's calibration window (it deletes the file), then calibrate and save again",
         )
     if saved is None:

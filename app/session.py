@@ -127,6 +127,7 @@ class Session:
         """``saved_reference``: the file a neutral face saved for next time goes to (default: the user's data
         folder, see :func:`app.neutral_reference.saved_reference_path`)."""
         from app.neutral_reference import load_saved_reference, saved_reference_path
+        from filters.neutralise import ReferenceFileError
 
         self.settings = dataclasses.replace(settings)
         self.settings.filter_name = _available_filter(self.settings.filter_name)
@@ -154,9 +155,9 @@ class Session:
         self.saved_reference_problem = ""
         try:
             self._saved_reference = load_saved_reference(self.saved_reference_path)
-        except ValueError as exc:
+        except ReferenceFileError as exc:
             self._saved_reference = None
-            self.saved_reference_problem = f"Your saved neutral face could not be read ({exc}). Calibrate again."
+            self.saved_reference_problem = f"Your saved neutral face could not be read: {exc.reason}. Calibrate again."
 
     # ----- lifecycle -------------------------------------------------------------------------------------------
     def start(self, *, wait: bool = True) -> Session:

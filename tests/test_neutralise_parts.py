@@ -226,6 +226,37 @@ def test_loading_something_else_is_one_clear_error(tmp_path):
         NeutralReference(np.zeros((10, 3), np.float32))
 
 
+def _damaged_references(tmp_path):
+    """Files a crash, a full disk or a mix-up leave where a saved reference should be."""
+    good = tmp_path / "good.npz"
+    NeutralReference(np.zeros((NUM_LANDMARKS, 3), np.float32)).save(good)
+    whole = good.read_bytes()
+    damaged = {
+        "cut short": whole[: len(whole) // 2],
+        "empty": b"",
+        "zeroed": whole[:40] + bytes(len(whole) - 40),
+    }
+    np.save(tmp_path / "array.npy", np.zeros(3))  # a plain numpy array renamed .npz
+    damaged["one array"] = (tmp_path / "array.npy").read_bytes()
+    np.savez(tmp_path / "other.npz", version=np.array(2), landmarks=np.zeros((3,), np.float32))
+    damaged["wrong landmarks"] = (tmp_path / "other.npz").read_bytes()
+    np.savez(tmp_path / "newer.npz", version=np.array(99), landmarks=np.zeros((NUM_LANDMARKS, 3), np.float32))
+    damaged["newer"] = (tmp_path / "newer.npz").read_bytes()
+    return damaged
+
+
+def test_a_damaged_reference_file_is_one_clear_error_never_a_crash(tmp_path):
+    for kind, content in _damaged_references(tmp_path).items():
+        path = tmp_path / f"{kind}.npz"
+        path.write_bytes(content)
+        with pytest.raises(ValueError, match="not a readable neutral reference") as info:
+            NeutralReference.load(path)
+        message = str(info.value)
+        assert "\n" not in message and "pickle" not in message and "archive" not in message, (kind, message)
+        assert message.count(str(path)) == 1, (kind, message)
+    assert "newer Deadpan" in str(pytest.raises(ValueError, NeutralReference.load, tmp_path / "newer.npz").value)
+
+
 def test_an_auto_reference_with_parted_lips_is_closed_by_raising_the_jaw():
     _, faces = tracked_clip(CLIPS[0])
     face = faces[0][0]

@@ -13,6 +13,8 @@ from app.session import Session
 from app.settings_store import AppSettings
 from app.sinks import VirtualCameraSink
 from app.sources.listing import list_cameras
+from filters.base import NUM_LANDMARKS
+from filters.neutralise import NeutralReference
 
 from .capture_backend import BACKEND_NAME, register
 from .conftest import MEDIA, MODEL
@@ -180,11 +182,13 @@ def test_a_remembered_filter_that_no_longer_exists_falls_back():
 
 def test_an_unreadable_saved_neutral_face_is_kept_aside_and_the_automatic_one_used(tmp_path):
     damaged = tmp_path / "neutral-face.npz"
-    damaged.write_bytes(b"half a file")
+    NeutralReference(np.zeros((NUM_LANDMARKS, 3), np.float32)).save(damaged)
+    half_a_file = damaged.read_bytes()[:-200]  # what a crash or a full disk leaves: the start of a real one
+    damaged.write_bytes(half_a_file)
     s = Session(AppSettings(filter_name="neutralise"), model_path=MODEL, saved_reference=damaged)
     assert not s.has_saved_reference and "reference" not in s.filter_options("neutralise")
     assert "could not be read" in s.saved_reference_problem and "Calibrate again" in s.saved_reference_problem
-    assert damaged.read_bytes() == b"half a file"  # left for the user, not deleted
+    assert damaged.read_bytes() == half_a_file  # left for the user, not deleted
     with pytest.raises(RuntimeError, match="Calibrate your neutral face first"):
         s.save_reference()  # nothing calibrated (and no engine running)
     s.clear_reference()  # Clear is the way out: the damaged file goes too

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,19 +95,46 @@ class NeutralReference:
 
     @classmethod
     def load(cls, path: str | Path) -> NeutralReference:
-        """Read a saved reference; ValueError with a one-line reason if the file is not one."""
+        """Read a saved reference; ValueError with a one-line reason if the file is not one (damaged, cut short,
+        another kind of file, or written by a newer Deadpan). Never another exception: the app reads the saved
+        face at start-up and must start anyway."""
         try:
-            with np.load(Path(path), allow_pickle=False) as data:
-                if int(data["version"]) not in READABLE_VERSIONS:
-                    raise ValueError(f"{path}: unsupported neutral reference version {int(data['version'])}")
-                upper = [data.get(k) for k in ("upper_image", "upper_points", "upper_scores")]
-                if any(part is None for part in upper):
-                    upper = [None, None, None]
-                image = data.get("mouth_image")
-                points = data.get("mouth_points")
-                return cls(data["landmarks"].astype(np.float32), image, points, *upper)
-        except (OSError, KeyError, ValueError, EOFError) as exc:
-            raise ValueError(f"{path} is not a readable neutral reference ({exc})") from None
+            return cls._read(Path(path))
+        except _NotAReference as exc:
+            reason = str(exc)
+        except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error):
+            # numpy's own words (pickles, archives, allow_pickle=) mean nothing to the person who saved a face
+            reason = "the file is damaged or is not one Deadpan saved"
+        raise ReferenceFileError(path, reason)
+
+    @classmethod
+    def _read(cls, path: Path) -> NeutralReference:
+        if not zipfile.is_zipfile(path):  # np.load would try a pickle or a bare array: neither is a reference
+            raise _NotAReference("the file is damaged or is not one Deadpan saved")
+        with np.load(path, allow_pickle=False) as data:
+            if "version" not in data or "landmarks" not in data:
+                raise _NotAReference("it holds no neutral face")
+            version = int(data["version"])
+            if version not in READABLE_VERSIONS:
+                raise _NotAReference(f"written by a newer Deadpan, format {version}")
+            upper = [data.get(k) for k in ("upper_image", "upper_points", "upper_scores")]
+            if any(part is None for part in upper):
+                upper = [None, None, None]
+            return cls(data["landmarks"].astype(np.float32), data.get("mouth_image"), data.get("mouth_points"), *upper)
+
+
+class ReferenceFileError(ValueError):
+    """A file that should hold a saved neutral reference and does not; ``reason`` says why in a few words, so a
+    message that already names the file need not repeat it."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        super().__init__(f"{path} is not a readable neutral reference ({reason})")
+        self.path = Path(path)
+        self.reason = reason
+
+
+class _NotAReference(Exception):
+    """Why a readable archive is still not a neutral reference, in the user's words."""
 
 
 def inner_lip_gap(pose_free: np.ndarray) -> float:
