@@ -255,11 +255,23 @@ def run_checks(
     findings += check_virtual_cameras(backends)
     if linux:
         modules = Path(modules_root) if modules_root is not None else Path("/lib/modules") / platform_module.release()
-        findings += check_loopback(sys_root, modules, dev_root)
+        findings = _merge_loopback(findings, check_loopback(sys_root, modules, dev_root))
         findings.append(check_libraries(LINUX_LIBRARIES if libraries is None else libraries, ctypes.util.find_library))
     if saved_reference:
         findings.append(check_saved_reference())
     return findings
+
+
+def _merge_loopback(findings: list[Finding], loopback: list[Finding]) -> list[Finding]:
+    """When the v4l2loopback driver is missing, pyvirtualcam's "no loopback device" and the driver check are one
+    problem: report it once, as the virtual camera's, in the driver check's more precise words and fix."""
+    backend_check = "virtual camera (v4l2loopback)"
+    driver = loopback[0] if loopback else None
+    failed_backend = [f for f in findings if f.check == backend_check and not f.ok]
+    if driver is None or driver.ok or not failed_backend:
+        return findings + loopback
+    merged = Finding(backend_check, False, f"unavailable: v4l2loopback {driver.message}", driver.fix)
+    return [merged if f is failed_backend[0] else f for f in findings] + loopback[1:]
 
 
 def format_findings(findings: Sequence[Finding]) -> str:
