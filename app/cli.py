@@ -283,13 +283,14 @@ def configure_process(parser: argparse.ArgumentParser) -> None:
 
 def run_process(args: argparse.Namespace) -> int:
     from app.pipeline.offline import is_image_path, process_image, process_video
-    from app.sinks import video_name_problem
+    from app.sinks import VIDEO_SUFFIXES, video_name_problem
 
     if args.output.resolve() == args.input.resolve():
         return fail("the output would overwrite the input; choose another name")
     if is_image_path(args.input) != is_image_path(args.output):
-        kind = "an image" if is_image_path(args.input) else "a video"
-        return fail(f"the input is {kind}: give an output name of the same kind (e.g. .png or .mp4)")
+        if is_image_path(args.input):
+            return fail("the input is an image: give an image name for the output, e.g. out.png or out.jpg")
+        return fail(f"the input is a video: give a video name for the output, ending in {', '.join(VIDEO_SUFFIXES)}")
     problem = None if is_image_path(args.output) else video_name_problem(args.output)
     if problem:
         return fail(problem)

@@ -98,6 +98,14 @@ def exit_status(args: list[str]) -> int:
         return exc.code
 
 
+@pytest.fixture(scope="module")
+def still_photo(tmp_path_factory):
+    """A photo outside the test's own folder, which must stay empty."""
+    path = tmp_path_factory.mktemp("still") / "photo.png"
+    cv2.imwrite(str(path), read_frames(D0, 1)[0])
+    return path
+
+
 @pytest.mark.parametrize(
     ("args", "words"),
     [
@@ -107,7 +115,14 @@ def exit_status(args: list[str]) -> int:
         (["process", "{clip}", "-o", "{tmp}/o.mp4", "--filter", "sepia"], "unknown filter 'sepia'; choose one of"),
         (["process", "{tmp}/missing.mp4", "-o", "{tmp}/o.mp4"], "no such file"),
         (["process", "{clip}", "-o", "{tmp}/no/such/dir/o.mp4"], "does not exist"),
-        (["process", "{clip}", "-o", "{tmp}/o.png"], "give an output name of the same kind"),
+        (
+            ["process", "{clip}", "-o", "{tmp}/o.png"],
+            "the input is a video: give a video name for the output, ending in .mp4",
+        ),
+        (
+            ["process", "{still}", "-o", "{tmp}/o.mp4"],
+            "the input is an image: give an image name for the output, e.g. out.png",
+        ),
         # OpenCV cannot write these (.xyz), or writes one picture of the whole video (.gif): said before any work
         (["process", "{clip}", "-o", "{tmp}/o.xyz"], "cannot write a video to o.xyz: give a name ending in .mp4"),
         (["process", "{clip}", "-o", "{tmp}/o.gif"], "cannot write a video to o.gif"),
@@ -145,8 +160,8 @@ def exit_status(args: list[str]) -> int:
         (["frobnicate"], "invalid choice: 'frobnicate'"),
     ],
 )
-def test_wrong_options_give_one_line_exit_2_and_write_nothing(tmp_path, capsys, args, words):
-    args = [a.format(clip=D0, tmp=tmp_path) for a in args]
+def test_wrong_options_give_one_line_exit_2_and_write_nothing(tmp_path, capsys, still_photo, args, words):
+    args = [a.format(clip=D0, tmp=tmp_path, still=still_photo) for a in args]
     assert exit_status(args) == 2
     err = capsys.readouterr().err.strip()
     assert words in err and len(err.splitlines()) == 1, err
