@@ -387,7 +387,13 @@ register_subcommand(
 # ------------------------------------------------------------------------------------------------ main
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The full parser. ``command``: the subcommand about to run (its extension module is imported only then)."""
-    parser = OneLineParser(prog="deadpan", description="A poker face for video calls. No arguments: the desktop app.")
+    parser = OneLineParser(
+        prog="deadpan",
+        description=(
+            "A poker face for video calls. No arguments: the desktop app "
+            "(deadpan --source FILE opens it on a video file; also --settings PATH, --model PATH, --no-tray)."
+        ),
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     shared_filter = filter_parent()
     for sub in _SUBCOMMANDS.values():
@@ -406,7 +412,16 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def launch_app() -> int:
+# The desktop app's own options (app.gui.main): ``deadpan --source FILE`` opens the window on a video file.
+APP_OPTIONS = ("--source", "--settings", "--model", "--no-tray")
+
+
+def is_app_launch(argv: Sequence[str]) -> bool:
+    """No arguments, or the desktop app's options (not a command): the window, not the command line."""
+    return not argv or argv[0].split("=", 1)[0] in APP_OPTIONS
+
+
+def launch_app(argv: Sequence[str] = ()) -> int:
     no_display = not any(os.environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))
     if sys.platform.startswith("linux") and no_display:  # Qt would abort with a page of plugin errors
         return fail("no display found for the desktop app; use `deadpan run` or `deadpan process` here")
@@ -414,15 +429,15 @@ def launch_app() -> int:
         from app.gui.main import main as gui_main
     except ImportError as exc:
         return fail(f"the desktop app is not available ({exc}); use `deadpan run` or `deadpan process`")
-    return int(gui_main() or 0)
+    return int(gui_main(list(argv)) or 0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # The status line already says what went wrong; engine warnings would repeat it mid-line.
     logging.basicConfig(level=logging.ERROR, format="deadpan: %(message)s")
-    if not argv:
-        return launch_app()
+    if is_app_launch(argv):
+        return launch_app(argv)
     args = build_parser(argv[0]).parse_args(argv)
     handler = getattr(args, "handler", None) or getattr(args, "func", None)
     if handler is None:

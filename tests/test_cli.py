@@ -176,6 +176,25 @@ def test_no_arguments_without_a_display_says_so_in_one_line(monkeypatch, capsys)
     assert "no display" in err and len(err.splitlines()) == 1
 
 
+def test_the_desktop_apps_options_open_the_app_not_a_command_error(monkeypatch, capsys):
+    from app.gui import main as gui
+
+    options = {a.option_strings[0] for a in gui.build_parser()._actions if a.option_strings[0] != "-h"}
+    assert options == set(cli.APP_OPTIONS)  # the list cli keeps is the window's own
+    received = []
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    monkeypatch.setattr(gui, "main", lambda argv: received.append(argv) or 0)
+    assert cli.main(["--source", str(D0), "--no-tray"]) == 0
+    assert cli.main([f"--settings={D0}"]) == 0 and cli.main([]) == 0
+    assert received == [["--source", str(D0), "--no-tray"], [f"--settings={D0}"], []]
+    assert "deadpan --source FILE opens it" in " ".join(cli.build_parser().format_help().split())
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(var, raising=False)
+    assert cli.main(["--source", str(D0)]) == 2  # no display: said in one line, as with no arguments
+    err = capsys.readouterr().err.strip()
+    assert "no display" in err and "invalid choice" not in err and len(err.splitlines()) == 1
+
+
 def test_no_arguments_when_the_app_cannot_be_imported_says_so_in_one_line(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "app.gui.main", None)  # makes the import fail like a missing module
     assert cli.main([]) == 2
