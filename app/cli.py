@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.console import StatusLine
 from app.options import (
     OptionError,
     existing_file,
@@ -98,21 +99,26 @@ def pipeline_settings(args: argparse.Namespace):
 def resolve_model_path(args: argparse.Namespace) -> Path:
     from app.model_store import resolve_model
 
+    line = StatusLine()
+
     def show(done: int, total: int) -> None:
         if total:
-            print(f"\rdownloading the face model: {100 * done // total:3d}%", end="", file=sys.stderr, flush=True)
+            line.update(f"downloading the face model: {100 * done // total:3d}%")
 
-    path = resolve_model(args.model, progress=show)
-    return path
+    try:
+        return resolve_model(args.model, progress=show)
+    finally:
+        line.end()
 
 
 class ProgressBar:
-    """``[#####-----] 120/354 frames  65.3 fps`` on stderr, redrawn at most 10 times a second."""
+    """``[#####-----] 120/354 frames  65.3 fps`` on stderr, redrawn at most 10 times a second (a line every
+    10 s in a log, see :class:`StatusLine`)."""
 
     def __init__(self, label: str, stream=None) -> None:
-        self.label, self.stream = label, stream or sys.stderr
+        self.label = label
+        self.line = StatusLine(stream)
         self.started = self._drawn_at = time.perf_counter()
-        self.drawn = False
 
     def __call__(self, done: int, total: int | None, force: bool = False) -> None:
         now = time.perf_counter()
@@ -125,18 +131,18 @@ class ProgressBar:
             bar = f"[{'#' * filled}{'-' * (30 - filled)}] {done}/{total}"
         else:
             bar = f"{done}"
-        print(f"\r{self.label} {bar} frames {fps:6.1f} fps", end="", file=self.stream, flush=True)
-        self.drawn = True
+        text = f"{self.label} {bar} frames {fps:6.1f} fps"
+        if force:  # the last figures stay, in a log too
+            self.line.say(text)
+        else:
+            self.line.update(text)
 
     def finish(self, done: int, total: int | None) -> None:
         self(done, total, force=True)
-        self.end_line()
 
     def end_line(self) -> None:
         """Leave the bar's line, so what is printed next starts on its own."""
-        if self.drawn:
-            print(file=self.stream, flush=True)
-            self.drawn = False
+        self.line.end()
 
 
 # ------------------------------------------------------------------------------------------------- run
@@ -224,12 +230,13 @@ def run_live(args: argparse.Namespace) -> int:
     except OSError as exc:
         return fail(str(exc), 1)
     first_frame = threading.Event()
+    line = StatusLine()
 
     def on_status(status) -> None:
-        print(f"\r\033[K{status.state}: {status.message}", file=sys.stderr, flush=True)
+        line.say(f"{status.state}: {status.message}")
 
     def on_stats(snapshot) -> None:
-        print(f"\r\033[K{snapshot.line()}", end="", file=sys.stderr, flush=True)
+        line.update(snapshot.line())
 
     def on_first_frame(_result) -> None:  # the sink opens at the first frame: only then is its name known
         pipeline.events.frame.disconnect(on_first_frame)
@@ -238,7 +245,7 @@ def run_live(args: argparse.Namespace) -> int:
     def quiet() -> None:  # before an error: end the live line, and no "stopped" line after the error
         pipeline.events.status.disconnect(on_status)
         pipeline.events.stats.disconnect(on_stats)
-        print(file=sys.stderr, flush=True)
+        line.end()
 
     pipeline.events.status.connect(on_status)
     pipeline.events.stats.connect(on_stats)
@@ -255,7 +262,7 @@ def run_live(args: argparse.Namespace) -> int:
                 pipeline.stop()
                 return fail(pipeline.sink_errors[0], 1)
             if not stop.is_set():
-                print(f"\r\033[Kdeadpan: sending to {sink.device} (Ctrl-C stops)", file=sys.stderr, flush=True)
+                line.say(f"deadpan: sending to {sink.device} (Ctrl-C stops)")
             while not stop.is_set() and not pipeline.wait(0.2):
                 pass
         except SourceError as exc:  # the camera or file given cannot be read: a wrong value, like a bad option
@@ -266,8 +273,9 @@ def run_live(args: argparse.Namespace) -> int:
             return fail(str(exc), 1)
         finally:
             pipeline.events.stats.disconnect(on_stats)
+            pipeline.events.status.disconnect(on_status)  # its "stopped" would repeat the line below
             pipeline.stop()
-    print(f"\r\033[Kdeadpan: stopped. {pipeline.stats().line()}", file=sys.stderr, flush=True)
+    line.say(f"deadpan: stopped. {pipeline.stats().line()}")
     return 0
 
 

@@ -220,21 +220,19 @@ def _ctrl_c_once_flowing(arguments: list[str], flowing: str, settle_s: float) ->
     """Run ``deadpan ARGUMENTS``, wait until stderr shows ``flowing``, wait ``settle_s`` more, press Ctrl-C;
     (exit status, all of stderr)."""
     env = dict(os.environ, DEADPAN_MODEL=str(MODEL))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", *arguments], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
-    )
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", *arguments], cwd=ROOT, env=env, stderr=subprocess.PIPE)
     try:
-        seen = ""
+        seen = b""
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and flowing not in seen and proc.poll() is None:
-            seen += proc.stderr.read(1)
+        while time.monotonic() < deadline and flowing.encode() not in seen and proc.poll() is None:
+            seen += os.read(proc.stderr.fileno(), 1)  # unbuffered: communicate() reads the pipe itself after this
         time.sleep(settle_s)
         proc.send_signal(signal.SIGINT)
         rest = proc.communicate(timeout=30)[1]
     finally:
         if proc.poll() is None:
             proc.kill()
-    return proc.returncode, seen + rest
+    return proc.returncode, (seen + rest).decode(errors="replace")
 
 
 def test_run_records_a_looping_file_and_stops_cleanly_on_ctrl_c(tmp_path):
@@ -244,6 +242,8 @@ def test_run_records_a_looping_file_and_stops_cleanly_on_ctrl_c(tmp_path):
     assert status == 0, text[-2000:]
     assert "Traceback" not in text
     assert "stopped" in text and "p95" in text
+    assert "\r" not in text and "\033" not in text  # stderr is a pipe here: plain lines, no terminal redraws
+    assert text.count("stopped") == 1, text[-2000:]  # said once, with the figures
     written = read_frames(out)
     assert len(written) > 25 and written[0].shape == (512, 512, 3)
 
@@ -278,6 +278,7 @@ def test_process_stops_on_ctrl_c_and_leaves_nothing_behind(tmp_path):
     status, text = _ctrl_c_once_flowing(arguments, "processing", 1.0)
     assert status == 130, text[-2000:]
     assert "interrupted; nothing written" in text and "Traceback" not in text
+    assert "\r" not in text and "processing [" in text  # the progress bar, as a plain line in a log
     assert list(tmp_path.iterdir()) == []  # no output, no partial file
 
 
