@@ -213,6 +213,27 @@ def test_filter_specs_carry_options():
         parse_filter_spec("sparkle")
 
 
+def test_filter_options_take_their_own_kind_of_value_and_are_checked_before_the_run():
+    # One region is a list of one, not the letters of its name; a mapping is written a=1+b=0.5.
+    assert parse_filter_spec("neutralise:regions=brows")[1] == {"regions": ("brows",)}
+    assert parse_filter_spec("neutralise:region_strength=brows=0.5+mouth=1")[1] == {
+        "region_strength": {"brows": 0.5, "mouth": 1}
+    }
+    wrong = {
+        "neutralise:keep_speech=maybe": "keep_speech takes true or false, got 'maybe'",
+        "neutralise:keep_blinks=1": "keep_blinks takes true or false, got '1'",
+        "blur:margin=wide": "margin takes a number, got 'wide'",
+        "blur:margin=5": "margin must be between 0 and 1",  # the filter's own check, before any frame is read
+        "neutralise:regions=nose": "unknown region(s) nose",
+        "neutralise:region_strength=2": "region_strength takes NAME=VALUE pairs",
+        "neutralise:region_strength=brows=2": "region strengths must be between 0 and 1",
+    }
+    for spec, words in wrong.items():
+        with pytest.raises(BenchError) as info:
+            parse_filter_spec(spec)
+        assert words in str(info.value) and spec.split(":")[0] in str(info.value), (spec, str(info.value))
+
+
 def test_bad_input_gives_one_line_and_exit_code_two(tmp_path, capsys):
     assert run_cli("bench", tmp_path / "missing.mp4", "--out", tmp_path / "o") == 2
     assert run_cli("bench", CLIPS[0], "--out", tmp_path / "o", "--filters", "sparkle") == 2

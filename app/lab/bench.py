@@ -200,7 +200,9 @@ def _option_value(text: str) -> Any:
 
 def parse_filter_spec(spec: str) -> tuple[str, dict[str, Any]]:
     """``name`` or ``name:option=value:option=value`` (e.g. ``neutralise:keep_speech=true``) -> (name, options).
-    Raises BenchError for an unknown filter or an option its constructor does not take."""
+    Each value takes the kind of the option's default (true/false, a number, a list ``a+b``, a mapping
+    ``a=1+b=0.5``), and the filter is built once with them, so a wrong value fails here, in one line, not in
+    every job of a long run. Raises BenchError for an unknown filter, option or value."""
     from filters import filter_class
 
     name, *parts = spec.split(":")
@@ -214,8 +216,38 @@ def parse_filter_spec(spec: str) -> tuple[str, dict[str, Any]]:
         if not sep or key not in parameters or key in ("self", "strength"):
             known = ", ".join(p for p in parameters if p not in ("self", "strength"))
             raise BenchError(f"filter {name!r} has no option {part!r} (write {name}:OPTION=VALUE; options: {known})")
-        options[key] = _option_value(value)
+        try:
+            options[key] = _typed_option(parameters[key], value)
+        except ValueError as exc:
+            raise BenchError(f"{name}: {exc}") from None
+    try:  # the filter's own checks (ranges, names); a reference is loaded by the run itself
+        filter_class(name)(**{k: v for k, v in options.items() if k != "reference"})
+    except (ValueError, TypeError) as exc:
+        raise BenchError(f"{name}: {exc}") from None
     return name, options
+
+
+def _typed_option(parameter: inspect.Parameter, text: str) -> Any:
+    """``text`` as the kind of value the constructor's ``parameter`` takes (by its default, or its annotation
+    for a mapping); ValueError naming the option when it cannot be."""
+    key, default = parameter.name, parameter.default
+    if "=" in text:  # the value holds NAME=VALUE pairs
+        pairs = [part.partition("=") for part in text.split("+") if part]
+        if not all(sep and name for name, sep, _ in pairs):
+            raise ValueError(f"{key} takes NAME=VALUE pairs joined by +, got {text!r}")
+        return {name: _option_value(value) for name, _, value in pairs}
+    value = _option_value(text)
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ValueError(f"{key} takes true or false, got {text!r}")
+    elif isinstance(default, int | float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"{key} takes a number, got {text!r}")
+    elif isinstance(default, tuple | list) and not isinstance(value, tuple):
+        value = (value,)  # one item: a list of one, not the letters of a name
+    elif "Mapping" in str(parameter.annotation):
+        raise ValueError(f"{key} takes NAME=VALUE pairs joined by +, e.g. brows=0.5+mouth=1, got {text!r}")
+    return value
 
 
 def _filter_options(spec: str, reference: Any) -> tuple[str, dict[str, Any]]:
@@ -555,7 +587,7 @@ def configure_bench_parser(parser: argparse.ArgumentParser) -> None:
         "--filters",
         default=None,
         help="comma-separated filters (default: every registered filter); options as NAME:OPTION=VALUE, "
-        "e.g. neutralise:keep_speech=true, tuples as a+b",
+        "e.g. neutralise:keep_speech=true, lists as a+b, mappings as a=0.5+b=1",
     )
     parser.add_argument(
         "--strengths",
