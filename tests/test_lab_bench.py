@@ -8,6 +8,7 @@ import json
 import math
 import shutil
 import subprocess
+import warnings
 from pathlib import Path
 
 import cv2
@@ -271,3 +272,12 @@ def test_reference_photo_reaches_the_neutraliser(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("x")
     assert run_cli(*argv, "--reference", tmp_path / "notes.txt") == 2
     assert "--reference" in capsys.readouterr().err
+
+
+def test_a_tradeoff_plot_without_any_speech_figure_draws_without_warnings(tmp_path):
+    from app.lab.plots import plot_tradeoff
+
+    rows = [{"filter": "blur", "strength": 1.0, "leakage": 0.0, "speech_kept": float("nan")}]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib's "No artists with labels" reached the user's terminal
+        assert plot_tradeoff(rows, ["blur"], tmp_path / "tradeoff.png").stat().st_size > 0

@@ -94,7 +94,10 @@ def plot_tradeoff(summary: Sequence[Mapping[str, Any]], filter_names: Sequence[s
     lows = [r["speech_kept"] for r in summary if r.get("speech_kept") is not None and math.isfinite(r["speech_kept"])]
     ax.set_ylim(min([-0.3, *lows]) - 0.05, 1.05)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:  # no line (too few frames to correlate): no legend, and no warning
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "too few frames to measure speech", transform=ax.transAxes, ha="center", color="grey")
     ax.set_title("Trade-off: hiding expression vs keeping the mouth moving\n(labels: strength; ideal = top left)")
     fig.tight_layout()
     fig.savefig(path, dpi=80)
