@@ -24,6 +24,7 @@ from pathlib import Path
 
 from app.console import StatusLine
 from app.options import (
+    BACKENDS,
     OptionError,
     existing_file,
     filter_options_from,
@@ -173,7 +174,10 @@ def open_live_output(args: argparse.Namespace):
 
         known = ("auto", *REGISTERED_BACKENDS)
         if args.backend not in known:  # checked here, not after the pipeline started and the camera opened
-            raise OptionError(f"unknown virtual camera backend {args.backend!r}; choose one of: {', '.join(known)}")
+            choose = f"choose one of: {', '.join(known)}"
+            if args.backend in BACKENDS:  # pyvirtualcam's, for another system (OBS and Unity Capture: not Linux)
+                raise OptionError(f"the {args.backend} virtual camera is not available on {sys.platform}; {choose}")
+            raise OptionError(f"unknown virtual camera backend {args.backend!r}; {choose}")
         return VirtualCameraSink(backend=args.backend, device=args.device)
     path = writable_output(args.output)  # raises ArgumentTypeError with a one-line reason
     problem = video_name_problem(path)

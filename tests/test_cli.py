@@ -157,6 +157,7 @@ def still_photo(tmp_path_factory):
         (["run", "--camera", "0", "--loop"], "--loop applies to --input only"),
         (["run", "--input", "{clip}", "--output", "{tmp}/no/dir/x.mp4"], "does not exist"),
         (["run", "--input", "{clip}", "--output", "{tmp}/x.gif"], "cannot write a video to x.gif"),
+        (["run", "--input", "{clip}", "--backend", "nope"], "unknown virtual camera backend 'nope'; choose one of"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
     ],
 )
@@ -287,6 +288,17 @@ class BrokenDriver:
 
     def __init__(self, **kwargs):
         raise RuntimeError("device busy")
+
+
+def test_a_backend_of_another_system_is_named_as_such(capsys):
+    from pyvirtualcam.camera import BACKENDS as REGISTERED
+
+    elsewhere = next((name for name in ("obs", "unitycapture") if name not in REGISTERED), None)
+    if elsewhere is None:  # Windows has both; Linux (CI) neither, macOS no Unity Capture
+        pytest.skip("every pyvirtualcam backend is available on this system")
+    assert cli.main(["run", "--input", str(D0), "--backend", elsewhere]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"the {elsewhere} virtual camera is not available on {sys.platform}" in err and "unknown" not in err
 
 
 def test_run_to_a_virtual_camera_that_cannot_open_exits_1_with_the_reason(capsys):
