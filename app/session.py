@@ -80,9 +80,11 @@ class SessionEvents:
 
 def _default_open_source(spec: str, width: int, height: int, fps: int):
     """A video file loops in real time (standing in for a camera); anything else is a camera."""
-    if _is_file_spec(spec):
+    if _names_a_file(spec):
         from app.sources.video_file import VideoFileSource
 
+        if not Path(spec).is_file():  # remembered from last time, since moved or deleted: not a camera to look for
+            raise SourceError(f"the file is no longer in {Path(spec).parent} (moved or deleted?)")
         return VideoFileSource(spec, realtime=True, loop=True)
     from app.sources.camera import CameraSource
 
@@ -101,8 +103,13 @@ def _default_virtual_camera():
     return VirtualCameraSink()
 
 
+def _names_a_file(spec: str) -> bool:
+    """Not a camera number or device: a file's path, whether or not the file is (still) there."""
+    return not spec.isdigit() and not spec.startswith("/dev/")
+
+
 def _is_file_spec(spec: str) -> bool:
-    return not spec.isdigit() and not spec.startswith("/dev/video") and Path(spec).is_file()
+    return _names_a_file(spec) and Path(spec).is_file()
 
 
 class Session:
@@ -666,7 +673,7 @@ def _available_filter(name: str) -> str:
 
 
 def _display_name(spec: str) -> str:
-    return Path(spec).name if _is_file_spec(spec) else spec
+    return Path(spec).name if _names_a_file(spec) else spec
 
 
 def _one_line(exc: BaseException) -> str:

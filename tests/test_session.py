@@ -70,6 +70,27 @@ def test_no_camera_is_a_state_not_an_error(session):
     assert state.state == "failed" and "first" in state.message  # says what to do, no traceback
 
 
+def test_a_remembered_video_file_that_is_gone_is_named_as_a_missing_file_not_a_camera(session, tmp_path):
+    gone = tmp_path / "demo.mp4"  # used last time, since moved or deleted
+    s = session(AppSettings(camera=str(gone)))  # and no camera to fall back to
+    s.start()
+    state = s.source_state
+    assert state.state == "failed" and not s.running
+    assert "no longer in" in state.message and "camera" not in state.message, state.message
+    assert state.message.count("demo.mp4") == 1, state.message  # named once, by its file name
+    assert s.settings.camera == str(gone)  # still remembered: it may come back (a USB stick)
+    # With a camera plugged in, a gone file is passed over for it, as a gone camera is.
+    sysfs = fake_sysfs(tmp_path / "video4linux", {0: "Webcam"})
+    opened = []
+    s = session(
+        AppSettings(camera=str(gone)),
+        list_cameras=lambda: list_cameras(sysfs_root=sysfs, dev_root=tmp_path / "dev"),
+        open_source=lambda spec, *_: opened.append(spec) or ListSource(read_frames(CLIP, 3)),
+    )
+    s.start()
+    assert opened == ["0"]
+
+
 def test_plugging_a_camera_in_is_noticed_and_tried(session, tmp_path):
     sysfs = fake_sysfs(tmp_path / "video4linux", {})
     s = session(AppSettings(), list_cameras=lambda: list_cameras(sysfs_root=sysfs, dev_root=tmp_path / "dev"))
