@@ -31,6 +31,7 @@ from app.options import (
     filter_parent,
     live_output_parent,
     live_source_parent,
+    same_file,
     writable_output,
 )
 
@@ -180,6 +181,8 @@ def open_live_output(args: argparse.Namespace):
             raise OptionError(f"unknown virtual camera backend {args.backend!r}; {choose}")
         return VirtualCameraSink(backend=args.backend, device=args.device)
     path = writable_output(args.output)  # raises ArgumentTypeError with a one-line reason
+    if args.input is not None and same_file(path, args.input):  # the recording would be lost when the run ends
+        raise OptionError("the output would overwrite the input; choose another name")
     problem = video_name_problem(path)
     if problem:  # said now, not after the camera and the model have been opened
         raise OptionError(problem)
@@ -297,8 +300,11 @@ def run_process(args: argparse.Namespace) -> int:
     from app.pipeline.offline import is_image_path, process_image, process_video
     from app.sinks import VIDEO_SUFFIXES, video_name_problem
 
-    if args.output.resolve() == args.input.resolve():
+    if same_file(args.output, args.input):
         return fail("the output would overwrite the input; choose another name")
+    for other, name in ((args.input, "input"), (args.output, "output")):
+        if args.stats is not None and same_file(args.stats, other):
+            return fail(f"--stats would overwrite the {name}; give the timings a name of their own (e.g. stats.json)")
     if is_image_path(args.input) != is_image_path(args.output):
         if is_image_path(args.input):
             return fail("the input is an image: give an image name for the output, e.g. out.png or out.jpg")

@@ -90,6 +90,18 @@ def writable_output(text: str) -> Path:
     return path
 
 
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether writing ``a`` would replace ``b``: the same path once links and ``..`` are resolved, or (both
+    existing) the same file under two names (a hard link)."""
+    a, b = Path(a).expanduser(), Path(b).expanduser()
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet): not the same file
+        return False
+
+
 def comma_list(text: str) -> tuple[str, ...]:
     items = tuple(part.strip() for part in text.split(",") if part.strip())
     if not items:

@@ -98,6 +98,25 @@ def exit_status(args: list[str]) -> int:
         return exc.code
 
 
+def test_no_command_writes_over_its_own_input_or_output(tmp_path, capsys):
+    clip = tmp_path / "mine.mp4"  # the user's own recording
+    clip.write_bytes(D0.read_bytes())
+    (tmp_path / "link.mp4").symlink_to(clip)
+    out = tmp_path / "out.mp4"
+    attempts = {
+        ("run", "--input", clip, "--output", clip): "the output would overwrite the input",
+        ("run", "--input", clip, "--output", tmp_path / "link.mp4"): "the output would overwrite the input",
+        ("process", clip, "-o", tmp_path / "link.mp4"): "the output would overwrite the input",
+        ("process", clip, "-o", out, "--stats", clip): "--stats would overwrite the input",
+        ("process", clip, "-o", out, "--stats", out): "--stats would overwrite the output",
+    }
+    for args, words in attempts.items():
+        assert cli.main([str(a) for a in args]) == 2, args
+        err = capsys.readouterr().err.strip()
+        assert words in err and len(err.splitlines()) == 1, (args, err)
+    assert clip.read_bytes() == D0.read_bytes() and not out.exists()
+
+
 @pytest.fixture(scope="module")
 def still_photo(tmp_path_factory):
     """A photo outside the test's own folder, which must stay empty."""
