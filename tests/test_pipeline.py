@@ -490,6 +490,7 @@ def test_status_and_stats_events_are_announced(collect):
     run_to_end(pipeline)
     assert done.is_set()
     assert snapshots, "no statistics within a 1.5 s run"
+    assert all(s.fps > 0 for s in snapshots)  # none from the first frame alone, which has no rate ("0.0 fps")
     snap = snapshots[-1]
     # 50 fps offered; a busy machine drops some.
     assert 5 < snap.fps < 80 and snap.latency_p95_ms > 0 and "track" in snap.stage_ms

@@ -543,7 +543,9 @@ class Pipeline:
                 self.events.status.emit(status)
 
     def _maybe_emit_stats(self, now: float) -> None:
-        if now - self._last_stats_at >= 1.0:
+        if not self._last_stats_at:  # the first frame: no rate yet (it read "0.0 fps"); the first figures in 1 s
+            self._last_stats_at = now
+        elif now - self._last_stats_at >= 1.0:
             self._last_stats_at = now
             if len(self.events.stats):
                 self.events.stats.emit(self._stats.snapshot(now, self._source_dropped()))
