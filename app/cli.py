@@ -239,8 +239,8 @@ def run_live(args: argparse.Namespace) -> int:
     first_frame = threading.Event()
     line = StatusLine()
 
-    def on_status(status) -> None:
-        line.say(f"{status.state}: {status.message}")
+    def on_status(status) -> None:  # the engine's words say the state ("face lost: …"); its name is for code
+        line.say(f"deadpan: {status.message}")
 
     def on_stats(snapshot) -> None:
         line.update(snapshot.line())

@@ -264,6 +264,7 @@ def test_run_records_a_looping_file_and_stops_cleanly_on_ctrl_c(tmp_path):
     assert "stopped" in text and "p95" in text
     assert "\r" not in text and "\033" not in text  # stderr is a pipe here: plain lines, no terminal redraws
     assert text.count("stopped") == 1, text[-2000:]  # said once, with the figures
+    assert "deadpan: 1 face covered" in text and "face_found" not in text  # words, not the state's name
     written = read_frames(out)
     assert len(written) > 25 and written[0].shape == (512, 512, 3)
 
