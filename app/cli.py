@@ -238,9 +238,26 @@ def run_live(args: argparse.Namespace) -> int:
         return fail(str(exc), 1)
     first_frame = threading.Event()
     line = StatusLine()
+    # Until the output has opened, the newest status is held back: an output that cannot open is said once, as
+    # the error, not first inside a status line ("1 face covered; output … failed (…), retrying").
+    held: list = []
+    opening = True
+    status_lock = threading.Lock()
 
     def on_status(status) -> None:  # the engine's words say the state ("face lost: …"); its name is for code
-        line.say(f"deadpan: {status.message}")
+        with status_lock:
+            if opening:
+                held[:] = [status]
+            else:
+                line.say(f"deadpan: {status.message}")
+
+    def output_opened() -> None:
+        nonlocal opening
+        with status_lock:
+            line.say(f"deadpan: sending to {sink.device} (Ctrl-C stops)")
+            opening = False
+            for status in held:
+                line.say(f"deadpan: {status.message}")
 
     def on_stats(snapshot) -> None:
         line.update(snapshot.line())
@@ -269,7 +286,7 @@ def run_live(args: argparse.Namespace) -> int:
                 pipeline.stop()
                 return fail(pipeline.sink_errors[0], 1)
             if not stop.is_set():
-                line.say(f"deadpan: sending to {sink.device} (Ctrl-C stops)")
+                output_opened()
             while not stop.is_set() and not pipeline.wait(0.2):
                 pass
         except SourceError as exc:  # the camera or file given cannot be read: a wrong value, like a bad option

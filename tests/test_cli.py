@@ -325,8 +325,10 @@ def test_run_to_a_virtual_camera_that_cannot_open_exits_1_with_the_reason(capsys
     pyvirtualcam.register_backend("deadpan-test-broken", BrokenDriver)
     status = cli.main(["run", "--input", str(D0), "--output", "vcam", "--backend", "deadpan-test-broken"])
     assert status == 1
-    last = capsys.readouterr().err.strip().splitlines()[-1]
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]
     assert last.startswith("deadpan: error: no virtual camera could be opened") and "device busy" in last
+    assert err.count("device busy") == 1, err  # said once, as the error, not first in a status line as well
 
 
 def test_filter_specific_options_reach_only_the_filter_that_takes_them():
