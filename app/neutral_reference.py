@@ -13,6 +13,7 @@ import platformdirs
 
 from app.tracking import IMAGE, FaceTracker
 from filters.neutralise import NeutralReference, reference_from_image
+from filters.neutralise.reference import expression_shown
 
 SAVED = "saved"  # --reference saved: the face the app saved for next time
 SAVED_REFERENCE_FILE = "neutral-face.npz"
@@ -71,4 +72,10 @@ def load_reference(path: str | Path, model_path: str | Path | None = None) -> Ne
     if len(faces) != 1:
         found = "no face" if not faces else "more than one face"
         raise ValueError(f"{path}: {found} found; use a photo of just your relaxed face, looking at the camera")
+    shown = expression_shown(faces[0].blendshapes)
+    if shown:  # the neutraliser would pull every frame towards it
+        raise ValueError(
+            f"{path}: the face is not relaxed ({shown}); use a photo of your relaxed face, mouth closed, eyes "
+            "open, or leave --reference out (the neutral face is then learned as you go)"
+        )
     return reference_from_image(image, faces[0])

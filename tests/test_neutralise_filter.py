@@ -258,6 +258,10 @@ def test_reference_from_a_photo_or_a_saved_file_via_the_cli(smile_clip, tmp_path
         load_reference(blank, MODEL)
     smiling = tmp_path / "smiling.png"
     cv2.imwrite(str(smiling), frames[40])
+    # A smiling "neutral" face would put the smile on every frame: the opposite of what the user asked for.
+    with pytest.raises(ValueError, match="not relaxed") as info:
+        load_reference(smiling, MODEL)
+    assert "smiling" in str(info.value) and "\n" not in str(info.value)
     out = tmp_path / "out.png"
     args = ["process", str(smiling), "-o", str(out), "--filter", "neutralise", "--reference", str(photo)]
     assert main([*args, "--model", str(MODEL), "--no-progress"]) == 0

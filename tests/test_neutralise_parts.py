@@ -603,3 +603,20 @@ def test_a_jaw_closed_by_the_warp_keeps_its_line_against_the_collar_smooth():
         face = faces[index][0]
         before, after = _jaw_line_roughness(frames[index], face), _jaw_line_roughness(outputs[index], face)
         assert after < 1.6 * before, f"#{index}: jaw line {after:.2f} px RMS off smooth, input {before:.2f}"
+
+
+def test_the_expression_a_face_shows_is_said_in_words():
+    from filters.base import BLENDSHAPE_NAMES
+    from filters.neutralise.reference import expression_shown
+
+    relaxed = np.zeros(len(BLENDSHAPE_NAMES), np.float32)
+    relaxed[BLENDSHAPE_INDEX["browInnerUp"]] = 0.3  # a resting face scores a little here and there
+    assert expression_shown(relaxed) == ""
+    grin = relaxed.copy()
+    for name in ("mouthSmileLeft", "mouthSmileRight", "browOuterUpLeft", "browInnerUp"):
+        grin[BLENDSHAPE_INDEX[name]] = 0.8
+    assert expression_shown(grin) == "smiling, brows raised"  # each said once, in the index's order
+    shut = relaxed.copy()
+    shut[BLENDSHAPE_INDEX["eyeBlinkLeft"]] = 0.9
+    assert expression_shown(shut) == "eyes closed"
+    assert expression_shown(relaxed, limit=0.2) == "brows raised"

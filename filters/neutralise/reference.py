@@ -257,6 +257,40 @@ def turn_of(rotation: np.ndarray) -> float:
     return float(np.degrees(np.arccos(np.clip(abs(rotation[2, 2]), 0.0, 1.0))))
 
 
+# Words for the strong expressions, by blendshape name prefix (left and right share one).
+EXPRESSION_WORDS = {
+    "mouthSmile": "smiling",
+    "jawOpen": "mouth open",
+    "browInnerUp": "brows raised",
+    "browOuterUp": "brows raised",
+    "browDown": "brows lowered",
+    "mouthFrown": "frowning",
+    "eyeWide": "eyes wide open",
+    "mouthPucker": "lips pushed out",
+    "mouthFunnel": "lips pushed out",
+    "mouthStretch": "lips stretched",
+    "noseSneer": "nose wrinkled",
+}
+# A photo given as the reference is scored by the IMAGE-mode tracker, whose scores run higher than the live
+# tracker's on the same face (the calmest frame of the clip with glasses: 0.41 against 0.19), so its limit is
+# wider than calibration's; a smile scores 0.7 to 0.9.
+PHOTO_MAX_BLENDSHAPE = 0.5
+
+
+def expression_shown(blendshapes: np.ndarray, limit: float = PHOTO_MAX_BLENDSHAPE) -> str:
+    """The unmistakable expressions a face shows (a strong blendshape over ``limit``, or closed eyes), in words,
+    e.g. "smiling, brows raised"; "" for a relaxed face."""
+    scores = np.asarray(blendshapes, np.float32)
+    words = [
+        next(word for prefix, word in EXPRESSION_WORDS.items() if BLENDSHAPE_NAMES[i].startswith(prefix))
+        for i in STRONG_EXPRESSION_INDEX
+        if scores[i] > limit
+    ]
+    if max(scores[BLENDSHAPE_INDEX["eyeBlinkLeft"]], scores[BLENDSHAPE_INDEX["eyeBlinkRight"]]) > 0.5:
+        words.append("eyes closed")
+    return ", ".join(dict.fromkeys(words))
+
+
 def reference_from_image(frame_bgr: np.ndarray, face: Face) -> NeutralReference:
     """A reference from one frame of the person's neutral face (the face as tracked in that frame)."""
     pose_free = frontal_frame(face.landmarks).apply(face.landmarks)
