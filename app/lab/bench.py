@@ -270,7 +270,7 @@ def load_reference(path: str, model_path: str) -> Any:
     try:
         return load_neutral_reference(path, model_path)
     except (ValueError, OSError) as exc:
-        raise BenchError(f"--reference {path}: {exc}") from None
+        raise BenchError(f"--reference: {exc}") from None  # the reason names the file
 
 
 @dataclass
