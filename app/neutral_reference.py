@@ -12,7 +12,7 @@ import cv2
 import platformdirs
 
 from app.tracking import IMAGE, FaceTracker
-from filters.neutralise import NeutralReference, reference_from_image
+from filters.neutralise import NeutralReference, ReferenceFileError, reference_from_image
 from filters.neutralise.reference import expression_shown
 
 SAVED = "saved"  # --reference saved: the face the app saved for next time
@@ -47,7 +47,13 @@ def load_reference(path: str | Path, model_path: str | Path | None = None) -> Ne
     """``path``: a saved reference (.npz), a photo, or ``"saved"`` (the face the app saved for next time).
     Raises ValueError with a one-line reason (unreadable file, no face, several faces, nothing saved)."""
     if str(path) == SAVED:
-        saved = load_saved_reference()
+        try:
+            saved = load_saved_reference()
+        except ReferenceFileError as exc:
+            raise ValueError(
+                f"{exc}; calibrate again in the app and press “Save for next time” (Clear deletes the damaged "
+                "file), or use --reference auto"
+            ) from None
         if saved is None:
             raise ValueError(
                 f"no saved neutral face at {saved_reference_path()}: calibrate in the app and press "

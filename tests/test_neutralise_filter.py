@@ -297,8 +297,9 @@ def test_the_face_saved_for_next_time_is_reference_saved_and_forgetting_deletes_
     assert process(tmp_path / "auto.png", "auto") == 0 and (tmp_path / "auto.png").exists()  # the default, by name
     assert forget_saved_reference() and not path.exists() and not forget_saved_reference()
     path.write_bytes(b"not a reference")
-    with pytest.raises(ValueError, match="not a readable neutral reference"):
+    with pytest.raises(ValueError, match="not a readable neutral reference") as info:
         load_reference("saved", MODEL)
+    assert "calibrate again" in str(info.value) and "--reference auto" in str(info.value)  # and the ways out
 
 
 def _scores_before_and_after(clip, picked, names):
