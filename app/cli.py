@@ -481,8 +481,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(handler(args) or 0)
     except argparse.ArgumentTypeError as exc:
         return fail(str(exc))
-    except KeyboardInterrupt:
-        return 0
+    except KeyboardInterrupt:  # a command stopped part way has not done its work: not a success (0) to a script
+        print(file=sys.stderr)
+        return fail("interrupted", 130)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ stopped by Ctrl-C, one-line errors for bad options."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -291,6 +292,15 @@ def test_ctrl_c_asks_the_loop_to_stop_without_breaking_a_thread_join():
         release.set()
         worker.join(1.0)
     assert not worker.is_alive()
+
+
+def test_a_command_interrupted_part_way_exits_130_not_0(monkeypatch, capsys):
+    def interrupted(_args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(cli._SUBCOMMANDS, "doctor", dataclasses.replace(cli._SUBCOMMANDS["doctor"], run=interrupted))
+    assert cli.main(["doctor"]) == 130
+    assert capsys.readouterr().err.strip().endswith("deadpan: error: interrupted")
 
 
 def test_process_stops_on_ctrl_c_and_leaves_nothing_behind(tmp_path):

@@ -282,3 +282,38 @@ def test_a_tradeoff_plot_without_any_speech_figure_draws_without_warnings(tmp_pa
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # matplotlib's "No artists with labels" reached the user's terminal
         assert plot_tradeoff(rows, ["blur"], tmp_path / "tradeoff.png").stat().st_size > 0
+
+
+def test_ctrl_c_stops_a_parallel_bench_at_once_says_so_and_leaves_no_folder(tmp_path):
+    import os
+    import signal
+    import sys
+    import time
+
+    from .conftest import MODEL, ROOT
+
+    out = tmp_path / "results"
+    argv = [sys.executable, "-m", "app.cli", "bench", str(CLIPS[1]), str(CLIPS[2]), "--out", str(out)]
+    argv += ["--filters", "neutralise", "--workers", "2", "--model", str(MODEL)]
+    # Ctrl-C as a terminal would deliver it to a process started with the default disposition; only the main
+    # process gets it here (kill -INT), so the workers, each on a whole clip, must be stopped by the bench itself.
+    proc = subprocess.Popen(
+        argv, cwd=ROOT, stderr=subprocess.PIPE, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)
+    )
+    try:
+        seen = b""
+        deadline = time.monotonic() + 90
+        while b"bench [" not in seen and time.monotonic() < deadline and proc.poll() is None:
+            seen += os.read(proc.stderr.fileno(), 1)
+        proc.send_signal(signal.SIGINT)
+        interrupted_at = time.monotonic()
+        rest = proc.communicate(timeout=60)[1]
+        stopped_after = time.monotonic() - interrupted_at
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = (seen + rest).decode(errors="replace")
+    assert proc.returncode == 130, text[-2000:]
+    assert "deadpan bench: interrupted; no results written" in text and "Traceback" not in text, text[-2000:]
+    assert stopped_after < 10, stopped_after  # not after the workers' clips: each takes half a minute here
+    assert not out.exists()

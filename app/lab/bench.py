@@ -12,11 +12,11 @@ the results are the same for any number of workers (apart from the timing column
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -502,20 +502,27 @@ def run_grid(
     if workers <= 1 or len(inputs) <= 1:
         return [measure_input(item, config, advance) for item in inputs]
     context = get_context("spawn")  # mediapipe's threads do not survive fork()
-    with context.Manager() as manager, ProcessPoolExecutor(min(workers, len(inputs)), mp_context=context) as pool:
+    with context.Manager() as manager:
         queue = manager.Queue()
-        # Longest inputs first, so the last worker does not run one long clip alone at the end.
-        order = sorted(range(len(inputs)), key=lambda i: -estimated_frames(inputs[i], config))
-        submitted = {i: pool.submit(_measure_in_worker, inputs[i], config, queue) for i in order}
-        futures = [submitted[i] for i in range(len(inputs))]
-        while not all(f.done() for f in futures) or not queue.empty():
-            try:
-                label = queue.get(timeout=0.2)
-            except Empty:
-                continue
-            if advance is not None:
-                advance(label)
-        return [f.result() for f in futures]
+        # A Pool, not a ProcessPoolExecutor: on Ctrl-C or an error it can stop its workers at once
+        # (terminate); the executor's exit waits for every job, each a whole input, to finish.
+        pool = context.Pool(min(workers, len(inputs)))
+        try:
+            # Longest inputs first, so the last worker does not run one long clip alone at the end.
+            order = sorted(range(len(inputs)), key=lambda i: -estimated_frames(inputs[i], config))
+            submitted = {i: pool.apply_async(_measure_in_worker, (inputs[i], config, queue)) for i in order}
+            jobs = [submitted[i] for i in range(len(inputs))]
+            while not all(job.ready() for job in jobs) or not queue.empty():
+                try:
+                    label = queue.get(timeout=0.2)
+                except Empty:
+                    continue
+                if advance is not None:
+                    advance(label)
+            return [job.get() for job in jobs]
+        finally:
+            pool.terminate()
+            pool.join()
 
 
 # --- the whole run --------------------------------------------------------------------------------------------
@@ -532,9 +539,16 @@ def run_bench_to(
     from app.lab.contact_sheet import build_contact_sheet
     from app.lab.plots import plot_leakage, plot_tradeoff
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    created = not out_dir.exists()
+    out_dir.mkdir(parents=True, exist_ok=True)  # now: a folder that cannot be made fails before the long run
     progress = TextProgress(len(inputs) * len(config.filters) * len(config.strengths), progress_stream)
-    results = run_grid(inputs, config, workers, progress)
+    try:
+        results = run_grid(inputs, config, workers, progress)
+    except BaseException:  # Ctrl-C or a failed run: no empty results folder left behind
+        if created:
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()
+        raise
     document = write_results(out_dir, [row for r in results for row in r.rows], [r.confusion for r in results], config)
     plot_leakage(document["summary"], config.filters, out_dir / "leakage.png")
     plot_tradeoff(document["summary"], config.filters, out_dir / "tradeoff.png")
@@ -648,6 +662,9 @@ def run_bench(args: argparse.Namespace) -> int:
     except OSError as exc:  # e.g. --out is a file, or the disk is full
         print(f"deadpan bench: cannot write the results to {args.out}: {exc.strerror or exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("\ndeadpan bench: interrupted; no results written", file=sys.stderr)
+        return 130
     failed = [r for r in document["rows"] if r["error"]]
     for row in failed:
         cell = f"{row['input']} {row['filter']} {row['strength']:g}"
