@@ -383,6 +383,10 @@ def _outcome(report, on_face_lost: str) -> str:
         still = "a card" if on_face_lost == "card" else "obscured whole"  # a still has no good frame to hold
         return f"{size}; no face found: the picture is {still}" if missed else size
     text = f"{report.frames} frames, {size}, {report.fps:.1f} fps"
+    if report.sound == "kept":
+        text += ", with its sound"
+    elif report.sound.startswith("not kept"):
+        text += f"; the sound was {report.sound} (the picture is complete)"
     fallback = _FALLBACK_WORDS.get(on_face_lost, on_face_lost)
     return f"{text}; {missed} of them without a usable face: {fallback}" if missed else text
 

@@ -46,6 +46,7 @@ class ProcessReport:
     fps: float = 0.0
     states: dict[str, int] = field(default_factory=dict)
     stage_ms: dict[str, dict[str, float]] = field(default_factory=dict)
+    sound: str = ""  # videos: "kept", "none" (the input has none) or "not kept: why"
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -300,7 +301,8 @@ def process_video(
     times = _StageTimes()
     source = VideoFileSource(input_path, realtime=False).start()
     info = source.info
-    video = VideoFileSink(output_path)  # written under a temporary name, renamed into place by stop()
+    # Written under a temporary name, the input's sound added, renamed into place by stop().
+    video = VideoFileSink(output_path, sound_from=input_path)
     encoder = ThreadedSink(video, times)
     strict = _StrictSink(encoder)
     tracker = settings.build_tracker(model_path)
@@ -341,6 +343,7 @@ def process_video(
     report.fps = report.frames / report.wall_s if report.wall_s > 0 else 0.0
     report.states = dict(states)
     report.stage_ms = times.summary()
+    report.sound = video.sound
     return report
 
 

@@ -39,10 +39,16 @@ def _check_frame(frame: np.ndarray, shape: tuple[int, int, int] | None, what: st
 
 class VideoFileSink(Sink):
     """Frames to a video file of the size and fps given to ``start``. Written under a hidden temporary name and
-    renamed over ``path`` by ``stop``; ``discard`` (or leaving a ``with`` block by an exception) removes it."""
+    renamed over ``path`` by ``stop``; ``discard`` (or leaving a ``with`` block by an exception) removes it.
 
-    def __init__(self, path: str | Path, fourcc: str = "mp4v") -> None:
+    ``sound_from``: a recording whose sound goes into the file beside the frames (``deadpan process``: same
+    frames, same rate, so the sound stays in step); ``sound`` then says what became of it: "kept", "none" (the
+    recording has no sound) or "not kept: why" (the file is still written, silent)."""
+
+    def __init__(self, path: str | Path, fourcc: str = "mp4v", *, sound_from: str | Path | None = None) -> None:
         self.path = Path(path)
+        self.sound_from = Path(sound_from) if sound_from is not None else None
+        self.sound = ""
         if len(fourcc) != 4:
             raise ValueError("fourcc must be four characters, e.g. 'mp4v'")
         self.fourcc = fourcc
@@ -87,11 +93,26 @@ class VideoFileSink(Sink):
         if self.frames == 0:
             partial.unlink(missing_ok=True)
             return
+        if self.sound_from is not None:
+            self._add_sound(partial)
         try:
             os.replace(partial, self.path)
         except OSError as exc:
             partial.unlink(missing_ok=True)
             raise SinkError(f"cannot save {self.path}: {exc.strerror or exc}") from None
+
+    def _add_sound(self, partial: Path) -> None:
+        from app.sinks.audio import AudioCopyError, copy_audio
+
+        with_sound = _partial_path(self.path)
+        try:
+            self.sound = "kept" if copy_audio(self.sound_from, partial, with_sound) else "none"
+            if self.sound == "kept":
+                os.replace(with_sound, partial)
+        except (AudioCopyError, OSError) as exc:  # the picture is what was asked for: it is saved, silent
+            self.sound = f"not kept: {exc}"
+        finally:
+            with_sound.unlink(missing_ok=True)
 
     def discard(self) -> None:
         """Abandon the output: nothing is left on disk."""
