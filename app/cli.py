@@ -157,6 +157,8 @@ def open_live_source(args: argparse.Namespace):
     from app.sources.image import IMAGE_SUFFIXES
 
     if args.input is not None:
+        if args.width is not None or args.height is not None:
+            raise OptionError("--width and --height apply to a camera only (a file plays at its own size)")
         if args.input.suffix.lower() in IMAGE_SUFFIXES:
             return ImageSource(args.input, realtime=True, fps=args.fps or 30.0)
         return VideoFileSource(args.input, realtime=True, loop=args.loop)
@@ -164,7 +166,7 @@ def open_live_source(args: argparse.Namespace):
         raise OptionError("--loop applies to --input only")
     camera = args.camera if args.camera is not None else "0"
     device: int | str = int(camera) if str(camera).isdigit() else camera
-    return CameraSource(device, width=args.width, height=args.height, fps=args.fps or 30.0)
+    return CameraSource(device, width=args.width or 1280, height=args.height or 720, fps=args.fps or 30.0)
 
 
 def open_live_output(args: argparse.Namespace):

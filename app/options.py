@@ -276,8 +276,9 @@ def live_source_parent() -> argparse.ArgumentParser:
         "--input", type=existing_file, metavar="FILE", default=None, help="a video or image file instead of a camera"
     )
     group.add_argument("--loop", action="store_true", help="with --input: start the video again at its end")
-    group.add_argument("--width", type=positive_int, default=1280, help="camera width to request (default 1280)")
-    group.add_argument("--height", type=positive_int, default=720, help="camera height to request (default 720)")
+    # None when not given, so that giving them with --input can be refused (a file plays at its own size).
+    group.add_argument("--width", type=positive_int, default=None, help="camera width to request (default 1280)")
+    group.add_argument("--height", type=positive_int, default=None, help="camera height to request (default 720)")
     group.add_argument(
         "--fps",
         type=positive_float,

@@ -99,6 +99,14 @@ def exit_status(args: list[str]) -> int:
         return exc.code
 
 
+def test_a_camera_is_asked_for_720p_unless_told_otherwise():
+    def source(*argv):
+        return cli.open_live_source(cli.build_parser("run").parse_args(["run", *argv]))
+
+    assert source("--camera", "3")._requested == (1280, 720, 30.0)
+    assert source("--camera", "3", "--width", "640", "--height", "480", "--fps", "15")._requested == (640, 480, 15.0)
+
+
 def test_no_command_writes_over_its_own_input_or_output(tmp_path, capsys):
     clip = tmp_path / "mine.mp4"  # the user's own recording
     clip.write_bytes(D0.read_bytes())
@@ -175,6 +183,7 @@ def still_photo(tmp_path_factory):
         (["run", "--input", "{clip}", "--fps", "0"], "--fps: must be greater than 0"),
         (["run", "--input", "{clip}", "--camera", "0"], "not allowed with argument"),
         (["run", "--camera", "0", "--loop"], "--loop applies to --input only"),
+        (["run", "--input", "{clip}", "--width", "640"], "--width and --height apply to a camera only"),
         (["run", "--input", "{clip}", "--output", "{tmp}/no/dir/x.mp4"], "does not exist"),
         (["run", "--input", "{clip}", "--output", "{tmp}/x.gif"], "cannot write a video to x.gif"),
         (["run", "--input", "{clip}", "--backend", "nope"], "unknown virtual camera backend 'nope'; choose one of"),
