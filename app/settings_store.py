@@ -146,7 +146,8 @@ assert set(_VALIDATORS) == {f.name for f in dataclasses.fields(AppSettings)}
 
 def validate(data: dict[str, Any]) -> tuple[AppSettings, list[str]]:
     """Settings from a decoded JSON object: each valid value kept, each invalid one replaced by its default
-    and described in the returned problems. Unknown keys (from a newer version) are ignored."""
+    and described in the returned problems. Unknown keys (from a newer version) are ignored here; the store
+    writes them back (:class:`SettingsStore`)."""
     values: dict[str, Any] = {}
     problems: list[str] = []
     for name, check in _VALIDATORS.items():
@@ -176,6 +177,9 @@ class SettingsStore:
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_settings_path()
         self.message: str | None = None
+        # Settings a newer Deadpan wrote that this one does not know: written back untouched, so going back to
+        # an older version and forward again loses none of them.
+        self._unknown: dict[str, Any] = {}
 
     @property
     def bad_path(self) -> Path:
@@ -195,6 +199,7 @@ class SettingsStore:
             return self._replace_unreadable(f"it is not valid JSON (line {exc.lineno})")
         if not isinstance(data, dict):
             return self._replace_unreadable("it does not hold a settings object")
+        self._unknown = {k: v for k, v in data.items() if k not in _VALIDATORS and k != "version"}
         settings, problems = validate(data)
         if problems:
             self.message = (
@@ -218,7 +223,7 @@ class SettingsStore:
     def save(self, settings: AppSettings) -> None:
         """Atomically write ``settings`` (temp file in the same directory, fsync, ``os.replace``)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        payload = json.dumps(to_json(settings), indent=2, sort_keys=True)
+        payload = json.dumps(self._unknown | to_json(settings), indent=2, sort_keys=True)
         fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".tmp", dir=self.path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from app.settings_store import AppSettings, SettingsStore, default_settings_path
+from app.settings_store import SCHEMA_VERSION, AppSettings, SettingsStore, default_settings_path
 
 
 def test_missing_file_gives_defaults_without_message(tmp_path):
@@ -131,3 +131,16 @@ def test_each_invalid_value_falls_back_alone_and_is_named(tmp_path):
 def test_default_path_is_in_user_config_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     assert default_settings_path() == tmp_path / "deadpan" / "settings.json"
+
+
+def test_settings_a_newer_version_wrote_survive_a_save_by_this_one(tmp_path):
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"version": 9, "filter_name": "blur", "background": {"kind": "office"}}))
+    store = SettingsStore(path)
+    settings = store.load()
+    assert settings.filter_name == "blur" and store.message is None
+    settings.filter_name = "pixelate"
+    store.save(settings)
+    saved = json.loads(path.read_text())
+    assert saved["background"] == {"kind": "office"} and saved["filter_name"] == "pixelate"
+    assert saved["version"] == SCHEMA_VERSION  # what this version wrote, in its own format
