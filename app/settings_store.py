@@ -210,11 +210,12 @@ class SettingsStore:
     def _replace_unreadable(self, why: str) -> AppSettings:
         settings = AppSettings()
         kept = ""
-        try:
-            os.replace(self.path, self.bad_path)
-            kept = f" The old file was kept as {self.bad_path}."
-        except OSError:
-            pass
+        if self.path.is_file():  # never a folder given by mistake: that is the user's, not ours to rename
+            try:
+                os.replace(self.path, self.bad_path)
+                kept = f" The old file was kept as {self.bad_path}."
+            except OSError:
+                pass
         self.message = f"Your settings file could not be used because {why}; defaults are in use.{kept}"
         with contextlib.suppress(OSError):  # the message already tells the user; saving is retried on change
             self.save(settings)

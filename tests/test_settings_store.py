@@ -144,3 +144,18 @@ def test_settings_a_newer_version_wrote_survive_a_save_by_this_one(tmp_path):
     saved = json.loads(path.read_text())
     assert saved["background"] == {"kind": "office"} and saved["filter_name"] == "pixelate"
     assert saved["version"] == SCHEMA_VERSION  # what this version wrote, in its own format
+
+
+def test_a_folder_given_as_the_settings_file_is_never_renamed_or_replaced(tmp_path, capsys):
+    folder = tmp_path / "Documents"  # e.g. --settings ~/Documents by mistake
+    (folder / "letter.txt").parent.mkdir()
+    (folder / "letter.txt").write_text("mine")
+    store = SettingsStore(folder)
+    assert store.load() == AppSettings() and store.message  # defaults, and a message saying so
+    assert (folder / "letter.txt").read_text() == "mine" and not store.bad_path.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Documents"]
+    from app.gui.main import build_parser
+
+    with pytest.raises(SystemExit) as info:  # the window's own option refuses it up front
+        build_parser().parse_args(["--settings", str(folder)])
+    assert info.value.code == 2 and "is a folder" in capsys.readouterr().err

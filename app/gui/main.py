@@ -7,13 +7,16 @@ import sys
 from collections.abc import Sequence
 
 import app  # noqa: F401  (imports cv2 first and clears OpenCV's Qt plugin path before Qt starts)
+from app.options import writable_output
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="deadpan", description="Deadpan: a poker face for video calls.")
     parser.add_argument("--source", help="camera index, /dev/videoN or a video file to use instead of the saved one")
     parser.add_argument("--model", help="path to face_landmarker.task (default: downloaded once and cached)")
-    parser.add_argument("--settings", help="settings file to use (default: in your user config folder)")
+    parser.add_argument(
+        "--settings", type=writable_output, help="settings file to use (default: in your user config folder)"
+    )
     parser.add_argument("--no-tray", action="store_true", help="do not show a tray icon")
     return parser
 
