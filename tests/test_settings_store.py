@@ -159,3 +159,11 @@ def test_a_folder_given_as_the_settings_file_is_never_renamed_or_replaced(tmp_pa
     with pytest.raises(SystemExit) as info:  # the window's own option refuses it up front
         build_parser().parse_args(["--settings", str(folder)])
     assert info.value.code == 2 and "is a folder" in capsys.readouterr().err
+    video = tmp_path / "talk.mp4"  # a file named by mistake: refused, not set aside as talk.mp4.bad
+    video.write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--settings", str(video)])
+    assert "not a Deadpan settings file" in capsys.readouterr().err and video.read_bytes().endswith(b"mp42")
+    SettingsStore(tmp_path / "mine.json").save(AppSettings())  # a real one, and a new name, are taken
+    assert build_parser().parse_args(["--settings", str(tmp_path / "mine.json")]).settings.name == "mine.json"
+    assert build_parser().parse_args(["--settings", str(tmp_path / "new.json")]).settings.name == "new.json"

@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import app  # noqa: F401  (imports cv2 first and clears OpenCV's Qt plugin path before Qt starts)
 from app.options import writable_output
+
+
+def settings_file(text: str) -> Path:
+    """``--settings``: a file name whose file, if there, holds settings. A damaged settings file in the app's own
+    folder is set aside as ``.bad``; a file named here by mistake (a video, a letter) is not the app's to rename."""
+    path = writable_output(text)
+    if path.is_file():
+        try:
+            usable = isinstance(json.loads(path.read_text(encoding="utf-8")), dict)
+        except (OSError, UnicodeDecodeError, ValueError):
+            usable = False
+        if not usable:
+            raise argparse.ArgumentTypeError(f"{text} is not a Deadpan settings file; give another file name")
+    return path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--source", help="camera index, /dev/videoN or a video file to use instead of the saved one")
     parser.add_argument("--model", help="path to face_landmarker.task (default: downloaded once and cached)")
     parser.add_argument(
-        "--settings", type=writable_output, help="settings file to use (default: in your user config folder)"
+        "--settings", type=settings_file, help="settings file to use (default: in your user config folder)"
     )
     parser.add_argument("--no-tray", action="store_true", help="do not show a tray icon")
     return parser
