@@ -126,6 +126,25 @@ def test_first_run_downloads_the_model_with_progress(qtbot, tmp_path, model_serv
     assert ensure_model(cache_dir=tmp_path, url="http://127.0.0.1:9/unused") == dialog.model_path  # no dialog now
 
 
+def test_a_wrong_model_file_is_named_in_the_window_with_the_windows_own_ways_out(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    monkeypatch.delenv("DEADPAN_MODEL")
+    seen = []
+
+    def look_then_cancel():
+        dialog = QApplication.activeModalWidget()
+        seen.append(dialog.explanation.text())
+        dialog.reject()
+
+    QTimer.singleShot(500, look_then_cancel)
+    assert ensure_model(explicit=CLIP, cache_dir=tmp_path, url="http://127.0.0.1:9/unused") is None
+    assert f"{CLIP} is not a Face Landmarker model" in seen[0]
+    # The command line's ways out do not belong here; the dialog offers Choose model file… and the download.
+    assert "--model" not in seen[0] and "DEADPAN_MODEL" not in seen[0]
+
+
 def test_offline_first_run_says_how_to_supply_the_file_and_can_be_cancelled(qtbot, tmp_path, monkeypatch):
     monkeypatch.delenv("DEADPAN_MODEL")
     dialog = ModelDownloadDialog(url="http://127.0.0.1:9/face_landmarker.task", cache_dir=tmp_path)

@@ -156,5 +156,7 @@ def ensure_model(
     except ModelError as exc:
         dialog = ModelDownloadDialog(parent, url=url, cache_dir=cache_dir)
         if explicit is not None:  # the user's own file is unusable: say so above the download
-            dialog.explanation.setText(f"{exc}\n\n{dialog.explanation.text()}")
+            # Only the problem: its fix names --model and DEADPAN_MODEL, the command line's ways out, while this
+            # dialog offers its own (the download, Choose model file…).
+            dialog.explanation.setText(f"{exc.problem}.\n\n{dialog.explanation.text()}")
     return dialog.model_path if dialog.exec() == QDialog.DialogCode.Accepted else None
