@@ -83,8 +83,8 @@ def _default_open_source(spec: str, width: int, height: int, fps: int):
     if _names_a_file(spec):
         from app.sources.video_file import VideoFileSource
 
-        if not Path(spec).is_file():  # remembered from last time, since moved or deleted: not a camera to look for
-            raise SourceError(f"the file is no longer in {Path(spec).parent} (moved or deleted?)")
+        if not Path(spec).is_file():  # a file remembered from last time or typed: not a camera to look for
+            raise SourceError(f"the file is not in {Path(spec).parent} (moved, deleted or mistyped?)")
         return VideoFileSource(spec, realtime=True, loop=True)
     from app.sources.camera import CameraSource
 

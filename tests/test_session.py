@@ -76,7 +76,7 @@ def test_a_remembered_video_file_that_is_gone_is_named_as_a_missing_file_not_a_c
     s.start()
     state = s.source_state
     assert state.state == "failed" and not s.running
-    assert "no longer in" in state.message and "camera" not in state.message, state.message
+    assert "the file is not in" in state.message and "camera" not in state.message, state.message
     assert state.message.count("demo.mp4") == 1, state.message  # named once, by its file name
     assert s.settings.camera == str(gone)  # still remembered: it may come back (a USB stick)
     # With a camera plugged in, a gone file is passed over for it, as a gone camera is.
