@@ -187,6 +187,7 @@ class SettingsStore:
 
     def load(self) -> AppSettings:
         self.message = None
+        self._unknown = {}
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
