@@ -39,6 +39,7 @@ from app.doctor import Finding
 from app.events import EventEmitter
 from app.settings_store import MAX_FACES, REGIONS, AppSettings
 from app.sinks.base import Sink
+from app.sources import names_a_camera
 from app.sources.base import SourceError
 
 NEUTRALISE = "neutralise"
@@ -105,7 +106,7 @@ def _default_virtual_camera():
 
 def _names_a_file(spec: str) -> bool:
     """Not a camera number or device: a file's path, whether or not the file is (still) there."""
-    return not spec.isdigit() and not spec.startswith("/dev/")
+    return not names_a_camera(spec)
 
 
 def _is_file_spec(spec: str) -> bool:

@@ -44,8 +44,6 @@ def copy_audio(sound_from: str | Path, picture_from: str | Path, out: str | Path
                 for _, packet, is_sound in packets:
                     packet.stream = sound_out if is_sound else picture_out
                     output.mux(packet)
-    except AudioCopyError:
-        raise
     except Exception as exc:  # av.FFmpegError and friends: the container cannot hold this sound, or a bad file
         Path(out).unlink(missing_ok=True)
         raise AudioCopyError(_one_line(exc)) from None

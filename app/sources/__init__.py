@@ -23,8 +23,14 @@ __all__ = [
     "SourceInfo",
     "VideoFileSource",
     "list_cameras",
+    "names_a_camera",
     "open_source",
 ]
+
+
+def names_a_camera(text: str) -> bool:
+    """A camera number (``0``) or device path (``/dev/video2``); anything else names a file, there or not."""
+    return text.isdigit() or text.startswith("/dev/")
 
 
 def open_source(spec: str | int | Path, **options) -> Source:
@@ -32,10 +38,8 @@ def open_source(spec: str | int | Path, **options) -> Source:
     image file. ``options`` are shared command-line settings (``width``, ``height``, ``fps``, ``realtime``,
     ``loop``...): each source takes the ones it understands and ignores the rest; ``None`` means "default"."""
     text = str(spec).strip()
-    if isinstance(spec, int) or text.isdigit():
-        source_class, target = CameraSource, int(text)
-    elif text.startswith("/dev/"):
-        source_class, target = CameraSource, text
+    if isinstance(spec, int) or names_a_camera(text):
+        source_class, target = CameraSource, int(text) if text.isdigit() else text
     else:
         path = Path(text).expanduser()
         if not path.exists():

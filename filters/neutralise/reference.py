@@ -35,6 +35,7 @@ from filters.neutralise.upper import UPPER_SCORES, upper_crop
 
 FORMAT_VERSION = 2  # 2 adds the brow band (upper_*); version 1 files still load (no band)
 READABLE_VERSIONS = (1, 2)
+DAMAGED = "the file is damaged or is not one Deadpan saved"  # what a file that is not a readable reference gets
 MAX_LIP_GAP = 0.08  # inner lip gap / mouth width above which a mouth crop is not taken (lips parted)
 LIP_GAP_PENALTY = 10.0  # expressiveness a lip gap ratio of 1 costs when the mouth texture is chosen (0.05 -> 0.5)
 MOUTH_CROP_WIDTH = 144  # pixels: the lips and the skin around them at 720p; nothing else of the face
@@ -104,13 +105,13 @@ class NeutralReference:
             reason = str(exc)
         except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error):
             # numpy's own words (pickles, archives, allow_pickle=) mean nothing to the person who saved a face
-            reason = "the file is damaged or is not one Deadpan saved"
+            reason = DAMAGED
         raise ReferenceFileError(path, reason)
 
     @classmethod
     def _read(cls, path: Path) -> NeutralReference:
         if not zipfile.is_zipfile(path):  # np.load would try a pickle or a bare array: neither is a reference
-            raise _NotAReference("the file is damaged or is not one Deadpan saved")
+            raise _NotAReference(DAMAGED)
         with np.load(path, allow_pickle=False) as data:
             if "version" not in data or "landmarks" not in data:
                 raise _NotAReference("it holds no neutral face")
@@ -275,6 +276,7 @@ EXPRESSION_WORDS = {
 # tracker's on the same face (the calmest frame of the clip with glasses: 0.41 against 0.19), so its limit is
 # wider than calibration's; a smile scores 0.7 to 0.9.
 PHOTO_MAX_BLENDSHAPE = 0.5
+EYES_CLOSED = 0.5  # eyeBlink score above which the eyes count as closed
 
 
 def expression_shown(blendshapes: np.ndarray, limit: float = PHOTO_MAX_BLENDSHAPE) -> str:
@@ -286,7 +288,7 @@ def expression_shown(blendshapes: np.ndarray, limit: float = PHOTO_MAX_BLENDSHAP
         for i in STRONG_EXPRESSION_INDEX
         if scores[i] > limit
     ]
-    if max(scores[BLENDSHAPE_INDEX["eyeBlinkLeft"]], scores[BLENDSHAPE_INDEX["eyeBlinkRight"]]) > 0.5:
+    if max(scores[BLENDSHAPE_INDEX["eyeBlinkLeft"]], scores[BLENDSHAPE_INDEX["eyeBlinkRight"]]) > EYES_CLOSED:
         words.append("eyes closed")
     return ", ".join(dict.fromkeys(words))
 
@@ -388,11 +390,8 @@ class Calibration:
         return min(1.0, max(0.0, (now - self.started_at) / self.seconds))
 
     def add(self, frame: np.ndarray, face: Face) -> None:
-        if face.blendshapes[STRONG_EXPRESSION_INDEX].max(initial=0.0) > self.MAX_BLENDSHAPE:
-            return
-        blink = face.blendshapes[[BLENDSHAPE_INDEX["eyeBlinkLeft"], BLENDSHAPE_INDEX["eyeBlinkRight"]]]
-        if blink.max() > 0.5:
-            return  # a blink mid-calibration would teach the reference half-closed eyes
+        if expression_shown(face.blendshapes, self.MAX_BLENDSHAPE):
+            return  # an expression, or a blink, which would teach the reference half-closed eyes
         if self._template is None:
             self._template = frontal_frame(face.landmarks).apply(face.landmarks)
         pose_free, sim, residual = to_pose_free(face.landmarks, self._template)
